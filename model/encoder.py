@@ -1,0 +1,90 @@
+"""The exported transformer: an ONNX encoder giving one mean-pooled vector per window, and linear heads."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+
+from model.calibration import Array
+from model.errors import BundleError
+from model.text import WindowTokenizer
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+class OnnxEncoder:
+    """Runs `encoder.onnx` (inputs input_ids/attention_mask, output `pooled`) over padded batches."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or default_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise BundleError(f"{path}: cannot load the ONNX encoder ({exc})") from exc
+        names = {i.name for i in self.session.get_inputs()}
+        if names != {"input_ids", "attention_mask"}:
+            raise BundleError(f"{path}: expected inputs input_ids and attention_mask, found {sorted(names)}")
+        self.hidden_size = int(self.session.get_outputs()[0].shape[-1])
+
+    def embed(self, windows: list[list[int]], pad_id: int, batch_tokens: int = 8192) -> Array:
+        """Embed windows in length-sorted batches so short texts do not pay for long ones' padding."""
+        out = np.zeros((len(windows), self.hidden_size), dtype=np.float64)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            while stop < len(order) and (stop - start + 1) * len(windows[order[stop]]) <= batch_tokens:
+                stop += 1
+            batch = order[start:stop]
+            longest = len(windows[batch[-1]])
+            ids = np.full((len(batch), longest), pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), longest), dtype=np.int64)
+            for row, i in enumerate(batch):
+                ids[row, : len(windows[i])] = windows[i]
+                mask[row, : len(windows[i])] = 1
+            (pooled,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+            out[batch] = pooled
+            start = stop
+        return out
+
+
+def pool_documents(window_vectors: Array, counts: list[int]) -> Array:
+    """Average the window vectors of each document (the training graph does the same)."""
+    bounds = np.cumsum([0, *counts])
+    return np.vstack([window_vectors[a:b].mean(axis=0) for a, b in itertools.pairwise(bounds)])
+
+
+class TransformerScorer:
+    """Tokenise → windows → ONNX encoder → per-document vector → head logits (numpy)."""
+
+    def __init__(self, directory: Path, tokenizer: WindowTokenizer, encoder_file: str, threads: int | None):
+        self.tokenizer = tokenizer
+        self.encoder = OnnxEncoder(directory / encoder_file, threads)
+        with np.load(directory / "heads.npz") as heads:
+            self.heads = {
+                key[len("weight_") :]: (heads[key], heads["bias_" + key[len("weight_") :]])
+                for key in heads.files
+                if key.startswith("weight_")
+            }
+
+    def embeddings(self, texts: list[str]) -> Array:
+        per_doc = self.tokenizer.windows(texts)
+        flat = [w for windows in per_doc for w in windows]
+        vectors = self.encoder.embed(flat, self.tokenizer.config.pad_id)
+        return pool_documents(vectors, [len(w) for w in per_doc])
+
+    def logits(self, texts: list[str]) -> dict[str, Array]:
+        if not texts:
+            return {head: np.zeros((0, w.shape[0])) for head, (w, _) in self.heads.items()}
+        docs = self.embeddings(texts)
+        return {head: docs @ w.T + b for head, (w, b) in self.heads.items()}

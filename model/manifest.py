@@ -1,0 +1,124 @@
+"""The bundle manifest: what a trained model is, how to run it, and how good it was measured to be."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from model.errors import BundleError
+from model.text import TextConfig
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+Component = Literal["transformer", "baseline"]
+HeadName = Literal["topic", "lead", "co"]
+
+
+class HeadSpec(BaseModel):
+    """One output head; its calibrated scores are sigmoid/softmax(Σ weight·component logits / temperature)."""
+
+    labels: list[str]
+    kind: Literal["softmax", "sigmoid"]
+    weights: dict[Component, float]
+    temperature: float = Field(default=1.0, gt=0.0)
+    threshold: float | None = None
+
+
+class RoutingSettings(BaseModel):
+    target_precision: float = Field(default=0.95, gt=0.0, le=1.0)
+    lead_threshold: float = Field(default=1.01, description="calibrated lead confidence needed for auto")
+    validation_precision: float | None = None
+    validation_coverage: float | None = None
+    min_chars: int = 20
+    tie_margin: float = 0.1
+
+
+class TaxonomyInfo(BaseModel):
+    city: str
+    version: str
+    fingerprint: str
+
+
+class DataInfo(BaseModel):
+    file: str
+    sha256: str
+    rows: int
+    splits: dict[str, int] = Field(default_factory=dict)
+
+
+class BundleManifest(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    version: str
+    model_type: Literal["baseline", "transformer"]
+    base_model: str | None = None
+    created_at: datetime
+    components: list[Component]
+    heads: dict[HeadName, HeadSpec]
+    routing: RoutingSettings
+    text: TextConfig | None = None
+    encoder_file: str | None = None
+    taxonomy: TaxonomyInfo | None = None
+    training_data: DataInfo
+    training: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict, description="relative path → sha256")
+
+    def co_threshold(self) -> float:
+        spec = self.heads.get("co")
+        return 0.5 if spec is None or spec.threshold is None else spec.threshold
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(directory: Path, manifest: BundleManifest) -> None:
+    """Hash every file in the bundle into the manifest, then write it."""
+    manifest.files = {
+        str(p.relative_to(directory)): sha256_file(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    (directory / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+
+
+def load_manifest(directory: str | Path, verify_files: bool = True) -> BundleManifest:
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not directory.is_dir():
+        raise BundleError(f"{directory}: model bundle directory not found")
+    if not path.is_file():
+        raise BundleError(
+            f"{directory}: not a model bundle (no {MANIFEST}); train one with `proposal-router train`"
+        )
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({exc})") from exc
+    found = raw.get("schema_version") if isinstance(raw, dict) else None
+    if found != SCHEMA_VERSION:
+        raise BundleError(
+            f"{path}: bundle schema version {found!r}, this release reads version {SCHEMA_VERSION}"
+        )
+    try:
+        manifest = BundleManifest.model_validate(raw)
+    except ValidationError as exc:
+        raise BundleError(f"{path}: invalid manifest\n{exc}") from exc
+    if verify_files:
+        for name, digest in manifest.files.items():
+            file = directory / name
+            if not file.is_file():
+                raise BundleError(f"{directory}: file {name} listed in the manifest is missing")
+            if sha256_file(file) != digest:
+                raise BundleError(f"{file}: contents do not match the manifest (corrupt or replaced file)")
+    return manifest

@@ -1,0 +1,29 @@
+"""The routing policy: route automatically only what the calibrated confidence says is safe."""
+
+from __future__ import annotations
+
+from model.manifest import RoutingSettings
+from model.schemas import Candidate, ReviewReason
+
+
+def review_reason(settings: RoutingSettings, text: str, candidates: list[Candidate]) -> ReviewReason | None:
+    """None means route automatically; otherwise the first reason a reviewer should know."""
+    if len("".join(text.split())) < settings.min_chars:
+        return ReviewReason(
+            code="text_too_short", message=f"文本过短（少于{settings.min_chars}字），无法可靠判断主办单位"
+        )
+    if not candidates:
+        return ReviewReason(code="no_lead_model", message="模型未训练主办单位，需人工指定")
+    top = candidates[0]
+    if top.confidence >= settings.lead_threshold:
+        return None
+    if len(candidates) > 1 and top.confidence - candidates[1].confidence < settings.tie_margin:
+        second = candidates[1]
+        return ReviewReason(
+            code="near_tie",
+            message=f"{top.name}（{top.confidence:.2f}）与{second.name}（{second.confidence:.2f}）难以区分",
+        )
+    return ReviewReason(
+        code="low_confidence",
+        message=f"主办单位置信度{top.confidence:.2f}低于自动交办阈值{settings.lead_threshold:.2f}",
+    )

@@ -1,0 +1,88 @@
+"""From a table's rows to proposals, with the office's own column names mapped by flags."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from model.errors import DataError, RowIssue
+from model.schemas import Proposal
+from model.tables import Table
+
+_LIST_SEPARATORS = re.compile(r"[、，,;；\s]+")
+
+
+class ColumnMap(BaseModel):
+    """Which columns hold what; several title/body columns are joined in the order given."""
+
+    id: str = "id"
+    title: list[str] = Field(default_factory=lambda: ["title"])
+    body: list[str] = Field(default_factory=lambda: ["body"])
+    topic: str = "topic"
+    lead: str = "lead_department"
+    co: str = "co_departments"
+
+
+def split_list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part for part in _LIST_SEPARATORS.split(str(value or "")) if part]
+
+
+def missing_column(table: Table, column: str, flag: str) -> RowIssue:
+    close = difflib.get_close_matches(column, table.columns, n=3, cutoff=0.3)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    available = ", ".join(table.columns)
+    return RowIssue(
+        table.path, None, column, f"column not found (set {flag}){hint} The file has: {available}"
+    )
+
+
+def require_columns(table: Table, columns: ColumnMap) -> None:
+    issues = [
+        missing_column(table, name, flag)
+        for names, flag in ((columns.title, "--title-field"), (columns.body, "--body-field"))
+        for name in names
+        if name not in table.columns
+    ]
+    if issues:
+        raise DataError(issues)
+
+
+@dataclass
+class ProposalRow:
+    row: int
+    proposal: Proposal
+    raw: dict[str, Any]
+
+
+def _text(raw: dict[str, Any], names: list[str]) -> str:
+    return "\n".join(str(raw.get(n, "")).strip() for n in names if str(raw.get(n, "")).strip())
+
+
+def read_proposals(table: Table, columns: ColumnMap) -> tuple[list[ProposalRow], list[RowIssue]]:
+    """Every usable row as a proposal; empty texts and repeated ids are reported and left out."""
+    require_columns(table, columns)
+    has_id = columns.id in table.columns
+    issues: list[RowIssue] = list(table.issues)
+    seen: dict[str, int] = {}
+    out: list[ProposalRow] = []
+    for raw, row in zip(table.rows, table.row_numbers, strict=True):
+        ident = str(raw.get(columns.id, "")).strip() if has_id else ""
+        ident = ident or f"row-{row}"
+        title, body = _text(raw, columns.title), _text(raw, columns.body)
+        if not (title or body):
+            text_cols = "/".join(columns.title + columns.body)
+            issues.append(RowIssue(table.path, row, text_cols, "empty text; row skipped", fatal=False))
+            continue
+        if ident in seen:
+            message = f"duplicate id {ident!r} (first at row {seen[ident]}); row skipped"
+            issues.append(RowIssue(table.path, row, columns.id, message, fatal=False))
+            continue
+        seen[ident] = row
+        out.append(ProposalRow(row, Proposal(id=ident, title=title, body=body), raw))
+    return out, issues

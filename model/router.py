@@ -1,0 +1,111 @@
+"""`Router`: the one runtime entry point. Loads a bundle and turns proposals into routing decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from model.calibration import Array, sigmoid, softmax
+from model.encoder import TransformerScorer
+from model.errors import BundleError
+from model.manifest import BundleManifest, HeadSpec, load_manifest
+from model.policy import review_reason
+from model.schemas import Candidate, Proposal, RoutingResult
+from model.text import WindowTokenizer
+from model.tfidf import TfidfScorer
+
+
+class Scorer(Protocol):
+    def logits(self, texts: list[str]) -> dict[str, Array]: ...
+
+
+def combine(head: HeadSpec, component_logits: dict[str, dict[str, Array]], name: str) -> Array:
+    """Calibrated probabilities of one head from the weighted logits of every component."""
+    total: Array | None = None
+    for component, weight in head.weights.items():
+        if weight == 0.0:
+            continue
+        z = component_logits[component][name] * weight
+        total = z if total is None else total + z
+    if total is None:
+        raise BundleError(f"head {name!r} has no component with a non-zero weight")
+    return softmax(total, head.temperature) if head.kind == "softmax" else sigmoid(total, head.temperature)
+
+
+MAX_CO = 3
+
+
+def rank(labels: list[str], probs: Array, k: int) -> list[Candidate]:
+    """The k most probable labels of one row; evaluation uses this too, so ties break as in serving."""
+    order = np.argsort(-probs)[:k]
+    return [Candidate(name=labels[i], confidence=round(float(probs[i]), 6)) for i in order]
+
+
+def suggest_co(labels: list[str], probs: Array, threshold: float, lead: str | None) -> list[Candidate]:
+    """Co-departments above their threshold, never the lead itself, at most MAX_CO."""
+    ranked = rank(labels, probs, MAX_CO + 1)
+    return [c for c in ranked if c.confidence >= threshold and c.name != lead][:MAX_CO]
+
+
+class Router:
+    """Predict topic, lead and co-departments with calibrated confidence, then apply the routing policy."""
+
+    def __init__(
+        self, directory: str | Path, threads: int | None = None, encoder_file: str | None = None
+    ) -> None:
+        self.directory = Path(directory)
+        self.manifest: BundleManifest = load_manifest(self.directory)
+        self.scorers: dict[str, Scorer] = {}
+        if "baseline" in self.manifest.components:
+            self.scorers["baseline"] = TfidfScorer(self.directory / "baseline")
+        if "transformer" in self.manifest.components:
+            text = self.manifest.text
+            encoder = encoder_file or self.manifest.encoder_file
+            if text is None or encoder is None:
+                raise BundleError(
+                    f"{self.directory}: transformer bundle without text settings or encoder file"
+                )
+            tokenizer = WindowTokenizer(self.directory / "tokenizer.json", text)
+            self.scorers["transformer"] = TransformerScorer(self.directory, tokenizer, encoder, threads)
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    def probabilities(self, texts: list[str]) -> dict[str, Array]:
+        """Calibrated probabilities per head (`topic`, `lead`, `co`) for each text, in order."""
+        logits = {name: scorer.logits(texts) for name, scorer in self.scorers.items()}
+        return {name: combine(head, logits, name) for name, head in self.manifest.heads.items()}
+
+    def route(self, proposals: Sequence[Proposal]) -> list[RoutingResult]:
+        texts = [p.text for p in proposals]
+        probs = self.probabilities(texts)
+        return [
+            self._result(p, t, {h: v[i] for h, v in probs.items()})
+            for i, (p, t) in enumerate(zip(proposals, texts, strict=True))
+        ]
+
+    def _result(self, proposal: Proposal, text: str, probs: dict[str, Array]) -> RoutingResult:
+        heads = self.manifest.heads
+        topic = rank(heads["topic"].labels, probs["topic"], 1)[0] if "topic" in heads else None
+        candidates = rank(heads["lead"].labels, probs["lead"], 3) if "lead" in heads else []
+        lead_name = candidates[0].name if candidates else None
+        co = (
+            suggest_co(heads["co"].labels, probs["co"], self.manifest.co_threshold(), lead_name)
+            if "co" in heads
+            else []
+        )
+        reason = review_reason(self.manifest.routing, text, candidates)
+        return RoutingResult(
+            id=proposal.id,
+            topic=topic,
+            lead_department=candidates[0] if candidates else None,
+            co_departments=co,
+            candidates=candidates,
+            decision="auto" if reason is None else "review",
+            reason=reason,
+            model_version=self.version,
+        )

@@ -1,0 +1,124 @@
+"""The city's topics and departments, and resolution of the many names a department goes by."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from model.errors import DataError, RowIssue
+
+
+class Topic(BaseModel):
+    key: str
+    name: str
+    description: str = ""
+
+
+class Department(BaseModel):
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    duties: str = ""
+
+
+def _normalise(name: str) -> str:
+    return "".join(name.split()).casefold()
+
+
+class Taxonomy(BaseModel):
+    """Topics and departments; aliases and former names (机构改革) resolve to the canonical name."""
+
+    city: str = ""
+    version: str = ""
+    topics: list[Topic]
+    departments: list[Department]
+
+    @model_validator(mode="after")
+    def _names_are_unambiguous(self) -> Taxonomy:
+        owner: dict[str, str] = {}
+        for dept in self.departments:
+            for name in [dept.name, *dept.aliases]:
+                key = _normalise(name)
+                if key in owner and owner[key] != dept.name:
+                    raise ValueError(f"name {name!r} is used by both {owner[key]} and {dept.name}")
+                owner[key] = dept.name
+        topic_names = [t.key for t in self.topics] + [t.name for t in self.topics]
+        if len(set(topic_names)) != len(topic_names):
+            raise ValueError("topic keys and names must be unique")
+        return self
+
+    @property
+    def department_names(self) -> list[str]:
+        return [d.name for d in self.departments]
+
+    @property
+    def topic_names(self) -> list[str]:
+        return [t.name for t in self.topics]
+
+    def fingerprint(self) -> str:
+        payload = json.dumps(self.model_dump(), ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+    def _department_index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for dept in self.departments:
+            for name in [dept.name, *dept.aliases]:
+                index[_normalise(name)] = dept.name
+        return index
+
+    def _topic_index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for topic in self.topics:
+            index[_normalise(topic.key)] = topic.name
+            index[_normalise(topic.name)] = topic.name
+        return index
+
+    def resolve_department(self, name: str) -> str | None:
+        return self._department_index().get(_normalise(name))
+
+    def resolve_topic(self, name: str) -> str | None:
+        return self._topic_index().get(_normalise(name))
+
+    def suggest_department(self, name: str) -> list[str]:
+        index = self._department_index()
+        close = difflib.get_close_matches(_normalise(name), list(index), n=3, cutoff=0.5)
+        return list(dict.fromkeys(index[c] for c in close))
+
+
+class Resolver:
+    """Resolves labels against a taxonomy with cached indexes, reporting unknown names as row issues."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self._departments = taxonomy._department_index()
+        self._topics = taxonomy._topic_index()
+
+    def department(self, name: str, file: str, row: int, column: str) -> str | RowIssue:
+        found = self._departments.get(_normalise(name))
+        if found is not None:
+            return found
+        hint = self.taxonomy.suggest_department(name)
+        tip = f"; did you mean {'、'.join(hint)}?" if hint else ""
+        return RowIssue(file, row, column, f"unknown department {name!r} (not in the taxonomy{tip})")
+
+    def topic(self, name: str, file: str, row: int, column: str) -> str | RowIssue:
+        found = self._topics.get(_normalise(name))
+        if found is not None:
+            return found
+        known = "、".join(self.taxonomy.topic_names)
+        return RowIssue(file, row, column, f"unknown topic {name!r}; the taxonomy has {known}")
+
+
+def load_taxonomy(path: str | Path) -> Taxonomy:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(RowIssue(str(path), None, None, "taxonomy file not found"))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return Taxonomy.model_validate(raw)
+    except (yaml.YAMLError, ValidationError, UnicodeDecodeError) as exc:
+        raise DataError(RowIssue(str(path), None, None, f"not a valid taxonomy: {exc}")) from exc

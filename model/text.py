@@ -1,0 +1,106 @@
+"""Turning a proposal into encoder windows, identically at training and serving time.
+
+Proposals run to thousands of characters while the encoder sees 512 tokens at most. Three methods are
+available (chosen by measurement, see benchmarks/README.md): `head` keeps the first window, `head_tail`
+keeps the start (title, 现状) and the end (建议), `chunks` pools up to `max_chunks` windows spread evenly
+over the whole text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+Strategy = Literal["head", "head_tail", "chunks"]
+_SPACE = re.compile(r"\s+")
+
+
+class TextConfig(BaseModel):
+    max_length: int = 256
+    strategy: Strategy = "chunks"
+    max_chunks: int = 4
+    cls_id: int = 0
+    sep_id: int = 2
+    pad_id: int = 1
+
+    @property
+    def content_length(self) -> int:
+        return self.max_length - 2
+
+    @property
+    def char_budget(self) -> int:
+        """Characters worth tokenising: more could never reach a window (a 5 MB cell stays cheap)."""
+        return self.content_length * max(self.max_chunks, 1) * 4
+
+
+def compose(title: str, body: str) -> str:
+    """One string per proposal: the title first, since it names the subject most plainly."""
+    parts = [_SPACE.sub(" ", p).strip() for p in (title, body)]
+    return "\n".join(p for p in parts if p)
+
+
+def _clip(text: str, budget: int) -> str:
+    if len(text) <= budget:
+        return text
+    half = budget // 2
+    return text[:half] + text[-half:]
+
+
+def _spread(ids: list[int], length: int, count: int) -> list[list[int]]:
+    if len(ids) <= length:
+        return [ids]
+    needed = -(-len(ids) // length)
+    count = min(count, needed)
+    last = len(ids) - length
+    starts = [round(i * last / (count - 1)) for i in range(count)] if count > 1 else [0]
+    return [ids[s : s + length] for s in starts]
+
+
+def split_windows(ids: list[int], config: TextConfig) -> list[list[int]]:
+    """Content token ids → windows with the special tokens around each."""
+    length = config.content_length
+    if config.strategy == "head" or len(ids) <= length:
+        parts = [ids[:length]]
+    elif config.strategy == "head_tail":
+        head = length // 2
+        parts = [ids[:head] + ids[len(ids) - (length - head) :]]
+    else:
+        parts = _spread(ids, length, config.max_chunks)
+    return [[config.cls_id, *part, config.sep_id] for part in parts]
+
+
+class WindowTokenizer:
+    """A `tokenizers` tokenizer (no transformers needed) producing the windows for each text."""
+
+    def __init__(self, path: str | Path, config: TextConfig) -> None:
+        from tokenizers import Tokenizer
+
+        self.config = config
+        self._tokenizer = Tokenizer.from_file(str(path))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+
+    def windows(self, texts: list[str]) -> list[list[list[int]]]:
+        clipped = [_clip(t, self.config.char_budget) for t in texts]
+        encodings = self._tokenizer.encode_batch(clipped, add_special_tokens=False)
+        return [split_windows(e.ids, self.config) for e in encodings]
+
+    def token_id(self, token: str) -> int | None:
+        found: int | None = self._tokenizer.token_to_id(token)
+        return found
+
+
+def special_ids(tokenizer_path: str | Path) -> dict[str, int]:
+    """Find the sentence-start, separator and padding ids of a BERT-style or XLM-R-style vocabulary."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_path))
+    for cls, sep, pad in (("<s>", "</s>", "<pad>"), ("[CLS]", "[SEP]", "[PAD]")):
+        ids: list[int | None] = [tok.token_to_id(t) for t in (cls, sep, pad)]
+        found = [i for i in ids if i is not None]
+        if len(found) == 3:
+            return dict(zip(("cls_id", "sep_id", "pad_id"), found, strict=True))
+    raise ValueError(f"{tokenizer_path}: no <s>/</s>/<pad> or [CLS]/[SEP]/[PAD] tokens in the vocabulary")

@@ -1,0 +1,234 @@
+"""`proposal-router`: train, evaluate, route and predict from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from model.errors import BundleError, DataError, RowIssue
+from model.records import ColumnMap
+from service.config import Settings
+
+EXIT_BAD_INPUT = 2
+
+
+def _column_flags() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("columns (the same on every command)")
+    group.add_argument("--id-field", default="id", help="column with the proposal id (default: id)")
+    group.add_argument(
+        "--title-field", action="append", help="title column; repeat to join several (default: title)"
+    )
+    group.add_argument(
+        "--body-field", action="append", help="body column; repeat to join several (default: body)"
+    )
+    group.add_argument("--topic-field", default="topic", help="topic label column (default: topic)")
+    group.add_argument("--lead-field", default="lead_department", help="lead department column")
+    group.add_argument(
+        "--co-field", default="co_departments", help="co-departments column (list or 、-separated)"
+    )
+    group.add_argument("--sheet", help="XLSX sheet name (default: the first sheet)")
+    group.add_argument(
+        "--taxonomy", help="taxonomy YAML (default: data/taxonomy.yaml); 'none' learns labels from the data"
+    )
+    return parent
+
+
+def _columns(args: argparse.Namespace) -> ColumnMap:
+    return ColumnMap(
+        id=args.id_field,
+        title=args.title_field or ["title"],
+        body=args.body_field or ["body"],
+        topic=args.topic_field,
+        lead=args.lead_field,
+        co=args.co_field,
+    )
+
+
+def _report(issues: Sequence[RowIssue], limit: int = 20) -> None:
+    for issue in issues[:limit]:
+        print(f"warning: {issue}", file=sys.stderr)
+    if len(issues) > limit:
+        print(f"warning: … and {len(issues) - limit} more", file=sys.stderr)
+
+
+def _taxonomy(args: argparse.Namespace, settings: Settings) -> Any:
+    from model.taxonomy import load_taxonomy
+
+    path = settings.taxonomy_path(args.taxonomy)
+    return load_taxonomy(path) if path is not None else None
+
+
+def _train(args: argparse.Namespace, settings: Settings) -> None:
+    from training.data import load_labelled
+    from training.pipeline import TrainConfig, train_bundle
+
+    taxonomy = _taxonomy(args, settings)
+    columns = _columns(args)
+    data = load_labelled(args.data, columns, taxonomy, args.sheet)
+    _report(data.warnings)
+    print(f"{args.data}: {len(data.examples)} proposals; heads: {', '.join(data.heads)}", file=sys.stderr)
+    config = TrainConfig(
+        model_type=args.model_type,
+        base_model=args.base_model or settings.base_model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        strategy=args.strategy,
+        max_chunks=args.max_chunks,
+        target_precision=args.target_precision,
+        ensemble=not args.no_ensemble,
+        use_duties=not args.no_duties,
+        seed=args.seed,
+        threads=args.threads or settings.threads,
+    )
+    manifest = train_bundle(data, taxonomy, Path(args.out), config, columns)
+    lead = manifest.metrics.get("lead_department", {})
+    routing = manifest.metrics.get("routing", {})
+    print(f"bundle: {args.out} ({manifest.version})")
+    if lead:
+        print(
+            f"held-out lead accuracy {lead['accuracy']:.3f}, auto coverage {routing.get('coverage', 0):.2f}"
+        )
+    print(f"evaluation: {Path(args.out) / 'evaluation' / 'report.md'}")
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
+    from model.router import Router
+    from training.data import load_labelled
+    from training.evaluate import Evaluation, write_evaluation
+
+    router = Router(args.model, threads=args.threads or settings.threads)
+    data = load_labelled(args.data, _columns(args), _taxonomy(args, settings), args.sheet)
+    _report(data.warnings)
+    heads = router.manifest.heads
+    evaluation = Evaluation(
+        examples=data.examples,
+        probs=router.probabilities([e.text for e in data.examples]),
+        labels={h: s.labels for h, s in heads.items()},
+        routing=router.manifest.routing,
+        co_threshold=router.manifest.co_threshold(),
+    )
+    metrics = write_evaluation(Path(args.out), evaluation, f"{args.data} with {router.version}")
+    print(json.dumps(metrics, ensure_ascii=False, indent=2))
+    print(f"report: {Path(args.out) / 'report.md'}", file=sys.stderr)
+
+
+def _route(args: argparse.Namespace, settings: Settings) -> None:
+    from tqdm.auto import tqdm
+
+    from model.records import read_proposals
+    from model.router import Router
+    from model.tables import read_table, write_table
+    from service.output import RESULT_COLUMNS, result_row
+
+    router = Router(args.model, threads=args.threads or settings.threads)
+    table = read_table(args.input, args.sheet)
+    rows, issues = read_proposals(table, _columns(args))
+    output = Path(args.output)
+    routed: list[dict[str, Any]] = []
+    batch = args.batch_size or settings.batch_size
+    counts = {"auto": 0, "review": 0}
+    with tqdm(total=len(rows), desc="routing", unit="proposal", disable=None) as bar:
+        for start in range(0, len(rows), batch):
+            part = rows[start : start + batch]
+            for item, result in zip(part, router.route([r.proposal for r in part]), strict=True):
+                routed.append({**item.raw, **result_row(result)})
+                counts[result.decision] += 1
+            bar.update(len(part))
+    columns = table.columns + [c for c in RESULT_COLUMNS if c not in table.columns]
+    write_table(output, columns, routed)
+    print(f"routed {len(routed)} proposals: {counts['auto']} auto, {counts['review']} to review -> {output}")
+    if issues:
+        _report(issues)
+        rejected = output.with_name(output.stem + ".rejected.csv")
+        write_table(
+            rejected,
+            ["file", "row", "column", "problem"],
+            [{"file": i.file, "row": i.row, "column": i.column, "problem": i.message} for i in issues],
+        )
+        print(f"{len(issues)} rows not routed -> {rejected}")
+
+
+def _predict(args: argparse.Namespace, settings: Settings) -> None:
+    from model.router import Router
+    from model.schemas import Proposal
+
+    text = args.text if args.text is not None else sys.stdin.read()
+    if not text.strip() and not (args.title or "").strip():
+        raise DataError(
+            RowIssue("<input>", None, None, "empty text: give the proposal as an argument or on stdin")
+        )
+    router = Router(args.model, threads=args.threads or settings.threads)
+    (result,) = router.route([Proposal(title=args.title or "", body=text)])
+    print(result.model_dump_json(indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="proposal-router", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    columns = _column_flags()
+
+    train = commands.add_parser(
+        "train", parents=[columns], help="train a model bundle on last year's assignments"
+    )
+    train.add_argument("--data", required=True, help="CSV, XLSX or JSONL of final assignments")
+    train.add_argument("--out", required=True, help="bundle directory to write")
+    train.add_argument("--model-type", choices=["transformer", "baseline"], default="transformer")
+    train.add_argument("--base-model", help="pretrained encoder: local directory or hub id (transformer)")
+    train.add_argument("--epochs", type=int, default=4)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--max-length", type=int, default=256, help="tokens per window (≤ 512)")
+    train.add_argument("--strategy", choices=["chunks", "head_tail", "head"], default="chunks")
+    train.add_argument("--max-chunks", type=int, default=4, help="windows pooled per proposal (chunks)")
+    train.add_argument("--target-precision", type=float, default=0.95, help="precision of automatic routing")
+    train.add_argument("--no-ensemble", action="store_true", help="never blend in the TF-IDF baseline")
+    train.add_argument(
+        "--no-duties", action="store_true", help="do not learn from the taxonomy's duty statements"
+    )
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int)
+
+    evaluate = commands.add_parser("evaluate", parents=[columns], help="measure a bundle on labelled data")
+    evaluate.add_argument("--model", required=True)
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--out", required=True, help="directory for metrics.json, report.md and plots")
+    evaluate.add_argument("--threads", type=int)
+
+    route = commands.add_parser("route", parents=[columns], help="route a file of proposals")
+    route.add_argument("--model", required=True)
+    route.add_argument("--input", required=True)
+    route.add_argument("--output", required=True, help="CSV, XLSX or JSONL (by extension)")
+    route.add_argument("--batch-size", type=int)
+    route.add_argument("--threads", type=int)
+
+    predict = commands.add_parser("predict", help="route one proposal and print JSON")
+    predict.add_argument("--model", required=True)
+    predict.add_argument("text", nargs="?", help="proposal text (default: read stdin)")
+    predict.add_argument("--title", help="proposal title")
+    predict.add_argument("--threads", type=int)
+    return parser
+
+
+HANDLERS = {"train": _train, "evaluate": _evaluate, "route": _route, "predict": _predict}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        HANDLERS[args.command](args, Settings())
+    except (DataError, BundleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

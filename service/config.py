@@ -1,0 +1,28 @@
+"""Settings from the environment (PROPOSAL_ROUTER_*), overridden by command-line flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROPOSAL_ROUTER_")
+
+    taxonomy: str = "data/taxonomy.yaml"
+    base_model: str | None = None
+    threads: int | None = None
+    batch_size: int = 256
+
+    def taxonomy_path(self, given: str | None) -> Path | None:
+        """`none` learns labels from the data; a relative default also resolves against the checkout."""
+        value = given or self.taxonomy
+        if value.lower() == "none":
+            return None
+        path = Path(value)
+        if not path.exists() and not path.is_absolute() and (REPO_ROOT / path).exists():
+            return REPO_ROOT / path
+        return path

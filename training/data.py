@@ -1,0 +1,122 @@
+"""Last year's final assignments as labelled examples, checked against the taxonomy row by row."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.errors import DataError, RowIssue
+from model.records import ColumnMap, missing_column, read_proposals, split_list
+from model.tables import read_table
+from model.taxonomy import Resolver, Taxonomy
+
+HEADS = ("topic", "lead", "co")
+
+
+@dataclass
+class Example:
+    id: str
+    text: str
+    topic: str | None = None
+    lead: str | None = None
+    co: list[str] | None = None
+    row: int | None = None
+
+
+@dataclass
+class LabelledData:
+    path: str
+    examples: list[Example]
+    heads: list[str]
+    labels: dict[str, list[str]]
+    warnings: list[RowIssue] = field(default_factory=list)
+    sha256: str = ""
+
+
+def _label_order(values: set[str], taxonomy_order: list[str] | None) -> list[str]:
+    if taxonomy_order is None:
+        return sorted(values)
+    return [name for name in taxonomy_order if name in values]
+
+
+def duty_examples(taxonomy: Taxonomy) -> list[Example]:
+    """Each department's duty statement as one extra lead example: it names what the department handles."""
+    return [
+        Example(id=f"duties:{d.name}", text=f"{d.name}（{'、'.join(d.aliases)}）\n{d.duties}", lead=d.name)
+        for d in taxonomy.departments
+        if d.duties
+    ]
+
+
+def load_labelled(
+    path: str | Path, columns: ColumnMap, taxonomy: Taxonomy | None, sheet: str | None = None
+) -> LabelledData:
+    """Read and validate a training file; raise `DataError` listing every fatal problem at once."""
+    table = read_table(path, sheet)
+    present = {
+        head: name in table.columns
+        for head, name in zip(HEADS, (columns.topic, columns.lead, columns.co), strict=True)
+    }
+    if not (present["topic"] or present["lead"]):
+        raise DataError(
+            [
+                missing_column(table, columns.topic, "--topic-field"),
+                missing_column(table, columns.lead, "--lead-field"),
+            ]
+        )
+    rows, issues = read_proposals(table, columns)
+    resolver = Resolver(taxonomy) if taxonomy is not None else None
+    examples: list[Example] = []
+    for item in rows:
+        raw, row = item.raw, item.row
+        example = Example(id=item.proposal.id or "", text=item.proposal.text, row=row)
+        for head, column in (("topic", columns.topic), ("lead", columns.lead)):
+            value = str(raw.get(column, "")).strip() if present[head] else ""
+            if not value:
+                if present[head]:
+                    issues.append(
+                        RowIssue(
+                            table.path, row, column, f"empty {head} label; not used for that head", False
+                        )
+                    )
+                continue
+            if resolver is None:
+                setattr(example, head, value)
+                continue
+            resolved = (
+                resolver.topic(value, table.path, row, column)
+                if head == "topic"
+                else resolver.department(value, table.path, row, column)
+            )
+            if isinstance(resolved, RowIssue):
+                issues.append(resolved)
+            else:
+                setattr(example, head, resolved)
+        if present["co"]:
+            names = split_list(raw.get(columns.co, ""))
+            resolved_co: list[str] = []
+            for name in names:
+                found = name if resolver is None else resolver.department(name, table.path, row, columns.co)
+                if isinstance(found, RowIssue):
+                    issues.append(found)
+                elif found != example.lead and found not in resolved_co:
+                    resolved_co.append(found)
+            example.co = resolved_co
+        examples.append(example)
+    fatal = [i for i in issues if i.fatal]
+    if fatal:
+        raise DataError(fatal)
+    if not examples:
+        raise DataError(RowIssue(table.path, None, None, "no usable rows"))
+    heads = [h for h in HEADS if present[h]]
+    topic_order = taxonomy.topic_names if taxonomy else None
+    dept_order = taxonomy.department_names if taxonomy else None
+    labels = {
+        "topic": _label_order({e.topic for e in examples if e.topic}, topic_order),
+        "lead": _label_order({e.lead for e in examples if e.lead}, dept_order),
+        "co": _label_order({c for e in examples for c in e.co or []}, dept_order),
+    }
+    heads = [h for h in heads if len(labels[h]) >= (1 if h == "co" else 2)]
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return LabelledData(str(path), examples, heads, {h: labels[h] for h in heads}, issues, digest)

@@ -1,0 +1,375 @@
+"""Held-out evaluation: the numbers and pictures that decide whether a bundle may route without a human."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+from model.calibration import Array
+from model.manifest import RoutingSettings
+from model.policy import review_reason
+from model.router import rank, suggest_co
+from training.data import Example
+
+N_BINS = 10
+_CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "SimHei",
+    "Source Han Sans SC",
+    "AR PL UMing CN",
+)
+_SUMMARY = (
+    ("lead_department", "accuracy", "Lead department accuracy"),
+    ("lead_department", "top3_accuracy", "Lead department top-3 accuracy"),
+    ("lead_department", "macro_f1", "Lead department macro-F1"),
+    ("topic", "accuracy", "Topic accuracy"),
+    ("topic", "macro_f1", "Topic macro-F1"),
+    ("co_departments", "micro_f1", "Co-department micro-F1"),
+    ("routing", "auto_precision", "Auto-routing precision"),
+    ("routing", "coverage", "Auto-routing coverage"),
+    ("calibration", "ece", "Expected calibration error"),
+)
+_HEAD_TITLES = {"lead": "Lead department", "topic": "Topic"}
+
+
+@dataclass
+class Evaluation:
+    """One held-out split: gold labels and the calibrated probabilities serving would have produced."""
+
+    examples: list[Example]
+    probs: dict[str, Array]
+    labels: dict[str, list[str]]
+    routing: RoutingSettings
+    co_threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        """Misaligned rows or columns would not fail later, they would silently produce wrong numbers."""
+        for head, probs in self.probs.items():
+            expected = (len(self.examples), len(self.labels[head]))
+            if probs.shape != expected:
+                raise ValueError(f"probs[{head!r}] has shape {probs.shape}, expected {expected}")
+
+
+@dataclass
+class _Head:
+    """A single-label head restricted to the rows whose gold label is known."""
+
+    name: str
+    labels: list[str]
+    examples: list[Example]
+    gold: list[str]
+    probs: Array
+
+    @cached_property
+    def ranked(self) -> np.ndarray:
+        # The same argsort as serving (model.router.rank), so ties break the same way.
+        return np.argsort(-self.probs, axis=1)
+
+    @cached_property
+    def pred(self) -> list[str]:
+        return [self.labels[i] for i in self.ranked[:, 0]]
+
+    @cached_property
+    def correct(self) -> np.ndarray:
+        return np.array([g == p for g, p in zip(self.gold, self.pred, strict=True)])
+
+    @cached_property
+    def confidence(self) -> Array:
+        top: Array = self.probs.max(axis=1)
+        return top
+
+    @cached_property
+    def classes(self) -> list[str]:
+        """Model columns first, then gold labels the model has no column for (they still count as errors)."""
+        return self.labels + sorted(set(self.gold) - set(self.labels))
+
+
+def _head(ev: Evaluation, name: str) -> _Head | None:
+    if name not in ev.probs:
+        return None
+    rows = [i for i, e in enumerate(ev.examples) if getattr(e, name) is not None]
+    if not rows:
+        return None
+    examples = [ev.examples[i] for i in rows]
+    return _Head(name, ev.labels[name], examples, [getattr(e, name) for e in examples], ev.probs[name][rows])
+
+
+def _single_metrics(h: _Head) -> dict[str, Any]:
+    present = sorted(set(h.gold) | set(h.pred))
+    return {
+        "accuracy": float(h.correct.mean()),
+        "macro_f1": float(f1_score(h.gold, h.pred, labels=present, average="macro", zero_division=0)),
+    }
+
+
+def _co_metrics(ev: Evaluation) -> dict[str, Any] | None:
+    rows = [i for i, e in enumerate(ev.examples) if e.co is not None]
+    if "co" not in ev.probs or not rows:
+        return None
+    names = ev.labels["co"]
+    lead = (
+        [ev.labels["lead"][i] for i in np.argsort(-ev.probs["lead"], axis=1)[:, 0]]
+        if "lead" in ev.probs
+        else None
+    )
+    hits = n_pred = n_gold = 0
+    for i in rows:
+        suggested = suggest_co(names, ev.probs["co"][i], ev.co_threshold, None if lead is None else lead[i])
+        predicted = {c.name for c in suggested}
+        gold = set(ev.examples[i].co or [])
+        hits, n_pred, n_gold = hits + len(predicted & gold), n_pred + len(predicted), n_gold + len(gold)
+    return {
+        "micro_f1": 2 * hits / (n_pred + n_gold) if n_pred + n_gold else 0.0,
+        "precision": hits / n_pred if n_pred else 0.0,
+        "recall": hits / n_gold if n_gold else 0.0,
+        "n": len(rows),
+    }
+
+
+def _reason_codes(settings: RoutingSettings, lead: _Head) -> list[str | None]:
+    """The serving policy row by row, so precision and coverage are what production will actually see."""
+    codes: list[str | None] = []
+    for example, probs in zip(lead.examples, lead.probs, strict=True):
+        candidates = rank(lead.labels, probs, 3)
+        reason = review_reason(settings, example.text, candidates)
+        codes.append(None if reason is None else reason.code)
+    return codes
+
+
+def _routing_metrics(settings: RoutingSettings, lead: _Head) -> dict[str, Any]:
+    codes = _reason_codes(settings, lead)
+    auto = np.array([c is None for c in codes])
+    return {
+        "threshold": settings.lead_threshold,
+        "target_precision": settings.target_precision,
+        "auto_precision": float(lead.correct[auto].mean()) if auto.any() else None,
+        "coverage": float(auto.mean()),
+        "n_auto": int(auto.sum()),
+        "n_review": int((~auto).sum()),
+        "reasons": dict(Counter(c for c in codes if c is not None).most_common()),
+    }
+
+
+def _bins(h: _Head) -> tuple[np.ndarray, Array, Array]:
+    """Per equal-width confidence bin: row count, accuracy and mean confidence (zero where empty)."""
+    idx = np.minimum((h.confidence * N_BINS).astype(int), N_BINS - 1)
+    count = np.bincount(idx, minlength=N_BINS)
+    size = np.maximum(count, 1)
+    accuracy = np.bincount(idx, weights=h.correct.astype(float), minlength=N_BINS) / size
+    confidence = np.bincount(idx, weights=h.confidence, minlength=N_BINS) / size
+    return count, accuracy, confidence
+
+
+def _ece(h: _Head) -> float:
+    count, accuracy, confidence = _bins(h)
+    return float(np.sum(count * np.abs(accuracy - confidence)) / count.sum())
+
+
+def compute_metrics(ev: Evaluation) -> dict[str, Any]:
+    """Every headline number in one JSON-ready dict, so the manifest and the report cannot disagree."""
+    lead, topic = _head(ev, "lead"), _head(ev, "topic")
+    metrics: dict[str, Any] = {}
+    if lead is not None:
+        top3 = np.mean(
+            [g in {lead.labels[j] for j in r[:3]} for g, r in zip(lead.gold, lead.ranked, strict=True)]
+        )
+        metrics["lead_department"] = {
+            **_single_metrics(lead),
+            "top3_accuracy": float(top3),
+            "n": len(lead.gold),
+        }
+    if topic is not None:
+        metrics["topic"] = {**_single_metrics(topic), "n": len(topic.gold)}
+    co = _co_metrics(ev)
+    if co is not None:
+        metrics["co_departments"] = co
+    if lead is not None:
+        metrics["routing"] = _routing_metrics(ev.routing, lead)
+    primary = lead or topic
+    if primary is not None:
+        metrics["calibration"] = {"ece": _ece(primary), "n_bins": N_BINS}
+    return metrics
+
+
+def _cjk_font() -> str | None:
+    """A font that can draw Chinese tick labels; without one the plots fall back to numbered classes."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in _CJK_FONTS if name in installed), None)
+
+
+def _save(fig: Figure, path: Path) -> None:
+    # An Agg canvas on a bare Figure: no pyplot state to leak or close, and no global backend switch.
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=110)
+
+
+def _plot_confusion(h: _Head, font: str | None, path: Path) -> None:
+    matrix = confusion_matrix(h.gold, h.pred, labels=h.classes).astype(float)
+    matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    k = len(h.classes)
+    ticks = h.classes if font else [str(i) for i in range(1, k + 1)]
+    size = max(5.0, 0.3 * k + 2.5)
+    fig = Figure(figsize=(size + 1, size), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the gold row")
+    fontsize = 7 if k > 15 else 9
+    ax.set_xticks(range(k), ticks, rotation=90, fontsize=fontsize, fontfamily=font or "sans-serif")
+    ax.set_yticks(range(k), ticks, fontsize=fontsize, fontfamily=font or "sans-serif")
+    ax.set(xlabel="predicted", ylabel="gold", title=f"{_HEAD_TITLES[h.name]} confusion (row-normalised)")
+    _save(fig, path)
+
+
+def _plot_reliability(h: _Head, path: Path) -> None:
+    count, accuracy, _ = _bins(h)
+    centers = (np.arange(N_BINS) + 0.5) / N_BINS
+    fig = Figure(figsize=(5.5, 5), layout="constrained")
+    ax = fig.add_subplot()
+    bars = ax.bar(centers, accuracy, width=1 / N_BINS, edgecolor="black", alpha=0.7, label="accuracy")
+    ax.bar_label(bars, labels=[str(c) if c else "" for c in count], fontsize=8)
+    ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1.08),
+        xlabel="top-1 confidence",
+        ylabel="accuracy",
+        title=f"{_HEAD_TITLES[h.name]} reliability (ECE {_ece(h):.3f}; bar labels = rows)",
+    )
+    ax.legend(loc="upper left")
+    _save(fig, path)
+
+
+def _plot_risk_coverage(h: _Head, threshold: float | None, target: float, path: Path) -> None:
+    order = np.argsort(-h.confidence, kind="stable")
+    counts = np.arange(1, len(order) + 1)
+    fig = Figure(figsize=(6, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(
+        counts / len(order), np.cumsum(h.correct[order]) / counts, label="accuracy of the auto-routed set"
+    )
+    ax.axhline(target, color="red", linestyle="--", label=f"target precision {target:.2f}")
+    if threshold is not None:
+        covered = float(np.mean(np.round(h.confidence, 6) >= threshold))
+        ax.axvline(covered, color="green", linestyle=":", label=f"threshold {threshold:.2f}")
+    ax.set(
+        xlim=(0, 1),
+        xlabel="coverage (share routed automatically)",
+        ylabel="accuracy",
+        title="Risk–coverage as the confidence threshold sweeps",
+    )
+    ax.legend(loc="lower left")
+    _save(fig, path)
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _per_class(h: _Head) -> list[str]:
+    precision, recall, f1, support = precision_recall_fscore_support(
+        h.gold, h.pred, labels=h.classes, zero_division=0
+    )
+    predicted = Counter(h.pred)
+    rows = sorted(
+        (i for i, name in enumerate(h.classes) if support[i] or predicted[name]), key=lambda i: -support[i]
+    )
+    lines = ["| Label | Support | Precision | Recall | F1 |", "|---|---:|---:|---:|---:|"]
+    lines += [
+        f"| {h.classes[i]} | {support[i]} | {precision[i]:.3f} | {recall[i]:.3f} | {f1[i]:.3f} |"
+        for i in rows
+    ]
+    return lines
+
+
+def _confusions(h: _Head) -> list[str]:
+    pairs = Counter((g, p) for g, p in zip(h.gold, h.pred, strict=True) if g != p)
+    if not pairs:
+        return ["No confusions: every prediction was correct."]
+    lines = ["| Gold | Predicted | Count | Examples |", "|---|---|---:|---|"]
+    for (gold, pred), count in pairs.most_common(10):
+        shown = [e for e, g, p in zip(h.examples, h.gold, h.pred, strict=True) if (g, p) == (gold, pred)][:2]
+        examples = "<br>".join(f"`{_cell(e.id)}`: {_cell(e.text)[:80]}" for e in shown)
+        lines.append(f"| {gold} | {pred} | {count} | {examples} |")
+    return lines
+
+
+def _routing_section(routing: dict[str, Any]) -> list[str]:
+    lines = [
+        f"- Threshold on calibrated lead confidence: {routing['threshold']:.3f}",
+        f"- Target precision: {routing['target_precision']:.3f}",
+        f"- Auto-routing precision: {_fmt(routing['auto_precision'])}",
+        f"- Coverage: {routing['coverage']:.3f} ({routing['n_auto']} auto, {routing['n_review']} review)",
+        "",
+        "| Review reason | Count |",
+        "|---|---:|",
+    ]
+    return lines + [f"| {code} | {count} |" for code, count in routing["reasons"].items()]
+
+
+def _report(title: str, metrics: dict[str, Any], heads: list[_Head], font: str | None) -> str:
+    lines = [f"# {title}", "", "## Summary", "", "| Metric | Value |", "|---|---:|"]
+    lines += [f"| {name} | {_fmt(metrics[g][k])} |" for g, k, name in _SUMMARY if g in metrics]
+    counts = ", ".join(
+        f"{m.replace('_', ' ')} {metrics[m]['n']}"
+        for m in ("lead_department", "topic", "co_departments")
+        if m in metrics
+    )
+    lines += ["", f"Rows with a known gold label: {counts}."]
+    for h in heads:
+        lines += ["", f"## {_HEAD_TITLES[h.name]} per class", "", *_per_class(h)]
+    if heads:
+        primary = heads[0]
+        lines += ["", f"## Worst confusions ({_HEAD_TITLES[primary.name].lower()}, gold → predicted)", ""]
+        lines += _confusions(primary)
+    if "routing" in metrics:
+        lines += ["", "## Routing", "", *_routing_section(metrics["routing"])]
+    if heads:
+        lines += [
+            "",
+            "## Plots",
+            "",
+            "![Confusion matrix](confusion_lead.png)",
+            "",
+            "![Reliability diagram](reliability.png)",
+            "",
+            "![Risk–coverage](risk_coverage.png)",
+        ]
+        if font is None:
+            lines += ["", "No CJK font was found, so the confusion-matrix axes are numbered:", ""]
+            lines += ["| # | Label |", "|---:|---|"]
+            lines += [f"| {i} | {name} |" for i, name in enumerate(heads[0].classes, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def write_evaluation(out_dir: Path, ev: Evaluation, title: str) -> dict[str, Any]:
+    """Metrics for machines, a report and plots for the people deciding whether to trust the threshold."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = compute_metrics(ev)
+    text = json.dumps(metrics, indent=2, ensure_ascii=False) + "\n"
+    (out_dir / "metrics.json").write_text(text, encoding="utf-8")
+    heads = [h for h in (_head(ev, "lead"), _head(ev, "topic")) if h is not None]
+    font = _cjk_font()
+    if heads:
+        primary = heads[0]
+        threshold = ev.routing.lead_threshold if primary.name == "lead" else None
+        _plot_confusion(primary, font, out_dir / "confusion_lead.png")
+        _plot_reliability(primary, out_dir / "reliability.png")
+        _plot_risk_coverage(primary, threshold, ev.routing.target_precision, out_dir / "risk_coverage.png")
+    (out_dir / "report.md").write_text(_report(title, metrics, heads, font), encoding="utf-8")
+    return metrics

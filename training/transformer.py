@@ -1,0 +1,269 @@
+"""Fine-tuning a pretrained encoder with three heads, and exporting it for the torch-free runtime.
+
+Each proposal becomes one or more windows (model.text); the encoder mean-pools every window (as E5 was
+trained), the windows of a proposal are averaged, and the heads read that vector. The export holds only
+the encoder and pooling; the small linear heads go to `heads.npz` so serving applies them in numpy.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from model.text import TextConfig, WindowTokenizer
+from training.data import Example
+
+IGNORE = -100
+
+
+@dataclass
+class FitConfig:
+    epochs: int = 4
+    batch_size: int = 16
+    encoder_lr: float = 1e-4
+    head_lr: float = 2e-3
+    layer_decay: float = 1.0
+    weight_decay: float = 0.01
+    warmup: float = 0.06
+    dropout: float = 0.1
+    seed: int = 0
+    threads: int | None = None
+
+
+class ProposalModel(nn.Module):
+    def __init__(self, base_model: str, head_sizes: dict[str, int], dropout: float) -> None:
+        super().__init__()
+        from transformers import AutoModel
+
+        self.encoder = AutoModel.from_pretrained(base_model, add_pooling_layer=False)
+        hidden = int(self.encoder.config.hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden, size) for name, size in head_sizes.items()})
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, doc_index: torch.Tensor, n_docs: int
+    ) -> dict[str, torch.Tensor]:
+        windows = self.pooled(input_ids, attention_mask)
+        docs = torch.zeros(n_docs, windows.shape[1], dtype=windows.dtype).index_add_(0, doc_index, windows)
+        counts = torch.bincount(doc_index, minlength=n_docs).clamp(min=1).unsqueeze(1)
+        pooled = self.dropout(docs / counts)
+        return {name: head(pooled) for name, head in self.heads.items()}
+
+
+class _PooledEncoder(nn.Module):
+    """What goes into ONNX: windows in, one mean-pooled vector per window out."""
+
+    def __init__(self, model: ProposalModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model.pooled(input_ids, attention_mask)
+
+
+def _collate(batch: list[list[list[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    windows = [w for doc in batch for w in doc]
+    doc_index = torch.tensor([d for d, doc in enumerate(batch) for _ in doc])
+    longest = max(len(w) for w in windows)
+    ids = torch.full((len(windows), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(windows), longest), dtype=torch.long)
+    for row, w in enumerate(windows):
+        ids[row, : len(w)] = torch.tensor(w)
+        mask[row, : len(w)] = 1
+    return ids, mask, doc_index
+
+
+def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length: shuffle, sort within pools of 50 batches, shuffle batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def _targets(
+    examples: list[Example], heads: list[str], labels: dict[str, list[str]]
+) -> dict[str, torch.Tensor]:
+    out: dict[str, torch.Tensor] = {}
+    for head in heads:
+        if head == "co":
+            co = torch.zeros(len(examples), len(labels[head]))
+            for i, e in enumerate(examples):
+                if e.co is None:
+                    co[i] = float(IGNORE)
+                for name in e.co or []:
+                    if name in labels[head]:
+                        co[i, labels[head].index(name)] = 1.0
+            out[head] = co
+        else:
+            index = {name: k for k, name in enumerate(labels[head])}
+            out[head] = torch.tensor([index.get(getattr(e, head) or "", IGNORE) for e in examples])
+    return out
+
+
+def _loss(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    total = torch.zeros(())
+    for head, z in logits.items():
+        y = targets[head]
+        if head == "co":
+            known = y[:, 0] != IGNORE
+            if known.any():
+                total = total + nn.functional.binary_cross_entropy_with_logits(z[known], y[known])
+        elif (y != IGNORE).any():
+            total = total + nn.functional.cross_entropy(z, y, ignore_index=IGNORE)
+    return total
+
+
+def _param_groups(model: ProposalModel, cfg: FitConfig) -> list[dict[str, object]]:
+    """Head at its own rate; encoder layers decay geometrically towards the embeddings if asked."""
+    layers = int(getattr(model.encoder.config, "num_hidden_layers", 0))
+    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if name.startswith("heads."):
+            lr = cfg.head_lr
+        else:
+            depth = layers + 1
+            if ".layer." in name:
+                depth = int(name.split(".layer.")[1].split(".")[0]) + 1
+            elif "embeddings" in name:
+                depth = 0
+            lr = cfg.encoder_lr * cfg.layer_decay ** (layers + 1 - depth)
+        decay = 0.0 if param.ndim == 1 else cfg.weight_decay
+        groups.setdefault((lr, decay), []).append(param)
+    return [{"params": p, "lr": lr, "weight_decay": wd} for (lr, wd), p in groups.items()]
+
+
+def _accuracy(
+    model: ProposalModel, windows: list[list[list[int]]], y: torch.Tensor, head: str, pad: int
+) -> float:
+    model.eval()
+    hits = 0
+    with torch.inference_mode():
+        for start in range(0, len(windows), 32):
+            ids, mask, doc = _collate(windows[start : start + 32], pad)
+            z = model(ids, mask, doc, len(windows[start : start + 32]))[head]
+            gold = y[start : start + 32]
+            known = gold != IGNORE
+            hits += int((z.argmax(dim=1)[known] == gold[known]).sum())
+    model.train()
+    known_total = int((y != IGNORE).sum())
+    return hits / known_total if known_total else 0.0
+
+
+def fine_tune(
+    base_model: str,
+    tokenizer: WindowTokenizer,
+    train: list[Example],
+    val: list[Example],
+    heads: list[str],
+    labels: dict[str, list[str]],
+    cfg: FitConfig,
+) -> tuple[ProposalModel, list[dict[str, float]]]:
+    """Train, keeping the epoch with the best validation accuracy on the main head."""
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    model = ProposalModel(base_model, {h: len(labels[h]) for h in heads}, cfg.dropout)
+    pad = tokenizer.config.pad_id
+    train_windows = tokenizer.windows([e.text for e in train])
+    val_windows = tokenizer.windows([e.text for e in val])
+    train_y, val_y = _targets(train, heads, labels), _targets(val, heads, labels)
+    main = "lead" if "lead" in heads else "topic"
+    lengths = [sum(len(w) for w in doc) for doc in train_windows]
+    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    total = max(1, steps_per_epoch * cfg.epochs)
+    warmup = int(total * cfg.warmup)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / max(1, warmup), max(0.0, (total - s) / max(1, total - warmup)))
+    )
+    history: list[dict[str, float]] = []
+    best: tuple[float, dict[str, torch.Tensor] | None] = (-1.0, None)
+    model.train()
+    with tqdm(total=total, desc="fine-tuning", unit="step") as bar:
+        for epoch in range(cfg.epochs):
+            running = 0.0
+            for batch in _batches(lengths, cfg.batch_size, rng):
+                ids, mask, doc = _collate([train_windows[i] for i in batch], pad)
+                logits = model(ids, mask, doc, len(batch))
+                loss = _loss(logits, {h: y[batch] for h, y in train_y.items()})
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                running += float(loss)
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss):.3f}")
+            score = _accuracy(model, val_windows, val_y[main], main, pad) if val else float(epoch)
+            history.append(
+                {"epoch": epoch + 1, "loss": running / steps_per_epoch, f"val_{main}_accuracy": score}
+            )
+            if score > best[0]:
+                best = (score, copy.deepcopy(model.state_dict()))
+    if best[1] is not None:
+        model.load_state_dict(best[1])
+    model.eval()
+    return model, history
+
+
+def save_tokenizer(base_model: str, directory: Path) -> Path:
+    """Put the base model's `tokenizer.json` in the bundle (from a local directory, or via transformers)."""
+    target = directory / "tokenizer.json"
+    local = Path(base_model) / "tokenizer.json"
+    if local.is_file():
+        shutil.copyfile(local, target)
+    else:
+        from transformers import AutoTokenizer
+
+        AutoTokenizer.from_pretrained(base_model).backend_tokenizer.save(str(target))
+    return target
+
+
+def export_onnx(model: ProposalModel, directory: Path, text: TextConfig, file: str = "encoder.onnx") -> None:
+    """The encoder + pooling as ONNX with dynamic batch and length; the heads as numpy arrays."""
+    model.eval()
+    wrapper = _PooledEncoder(model).eval()
+    ids = torch.full((2, 16), text.pad_id, dtype=torch.long)
+    ids[:, 0], ids[:, 1:8], ids[:, 8] = text.cls_id, 5, text.sep_id
+    mask = (ids != text.pad_id).long()
+    with torch.inference_mode():
+        torch.onnx.export(
+            wrapper,
+            (ids, mask),
+            str(directory / file),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["pooled"],
+            dynamic_axes={
+                "input_ids": {0: "windows", 1: "tokens"},
+                "attention_mask": {0: "windows", 1: "tokens"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+    arrays: dict[str, np.ndarray] = {}
+    for name, head in model.heads.items():
+        assert isinstance(head, nn.Linear)
+        arrays[f"weight_{name}"] = head.weight.detach().double().numpy()
+        arrays[f"bias_{name}"] = head.bias.detach().double().numpy()
+    np.savez(directory / "heads.npz", allow_pickle=False, **arrays)
