@@ -140,7 +140,7 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
                 routed.append({**item.raw, **result_row(result)})
                 counts[result.decision] += 1
             bar.update(len(part))
-    columns = table.columns + [c for c in RESULT_COLUMNS if c not in table.columns]
+    columns = [c for c in table.columns if c not in RESULT_COLUMNS] + RESULT_COLUMNS
     write_table(output, columns, routed)
     print(f"routed {len(routed)} proposals: {counts['auto']} auto, {counts['review']} to review -> {output}")
     if issues:

@@ -1,4 +1,8 @@
-"""How a routing result is written into a row of the office's table."""
+"""How a routing result is written into a row of the office's table.
+
+Result columns carry a `route_` prefix so they never overwrite the office's own columns (an intake sheet
+may already hold a `lead_department` typed in by hand).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,15 @@ from typing import Any
 from model.schemas import Candidate, RoutingResult
 
 RESULT_COLUMNS = [
-    "topic",
-    "topic_confidence",
-    "lead_department",
-    "lead_confidence",
-    "co_departments",
-    "top3_candidates",
-    "decision",
-    "review_reason",
-    "model_version",
+    "route_topic",
+    "route_topic_confidence",
+    "route_lead_department",
+    "route_lead_confidence",
+    "route_co_departments",
+    "route_top3_candidates",
+    "route_decision",
+    "route_review_reason",
+    "route_model_version",
 ]
 
 
@@ -24,14 +28,15 @@ def _names(candidates: list[Candidate], with_confidence: bool) -> list[str]:
 
 
 def result_row(result: RoutingResult) -> dict[str, Any]:
+    topic, lead = result.topic, result.lead_department
     return {
-        "topic": result.topic.name if result.topic else "",
-        "topic_confidence": round(result.topic.confidence, 4) if result.topic else "",
-        "lead_department": result.lead_department.name if result.lead_department else "",
-        "lead_confidence": round(result.lead_department.confidence, 4) if result.lead_department else "",
-        "co_departments": _names(result.co_departments, False),
-        "top3_candidates": _names(result.candidates, True),
-        "decision": result.decision,
-        "review_reason": result.reason.message if result.reason else "",
-        "model_version": result.model_version,
+        "route_topic": topic.name if topic else "",
+        "route_topic_confidence": round(topic.confidence, 4) if topic else "",
+        "route_lead_department": lead.name if lead else "",
+        "route_lead_confidence": round(lead.confidence, 4) if lead else "",
+        "route_co_departments": _names(result.co_departments, False),
+        "route_top3_candidates": _names(result.candidates, True),
+        "route_decision": result.decision,
+        "route_review_reason": result.reason.message if result.reason else "",
+        "route_model_version": result.model_version,
     }

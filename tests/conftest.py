@@ -70,7 +70,7 @@ def train_csv(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, 32-wide random BERT and a character-level WordPiece tokenizer, saved like a hub model."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import BertConfig, BertModel
 
     directory = tmp_path_factory.mktemp("tiny-bert")
@@ -78,6 +78,7 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
     vocab = {token: i for i, token in enumerate(specials + chars)}
     tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=False)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.save(str(directory / "tokenizer.json"))
     config = BertConfig(

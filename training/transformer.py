@@ -35,6 +35,7 @@ class FitConfig:
     weight_decay: float = 0.01
     warmup: float = 0.06
     dropout: float = 0.1
+    prototype_scale: float = 10.0
     seed: int = 0
     threads: int | None = None
 
@@ -152,6 +153,45 @@ def _param_groups(model: ProposalModel, cfg: FitConfig) -> list[dict[str, object
     return [{"params": p, "lr": lr, "weight_decay": wd} for (lr, wd), p in groups.items()]
 
 
+def _embed(model: ProposalModel, windows: list[list[list[int]]], pad: int) -> torch.Tensor:
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(windows), 32):
+            ids, mask, doc = _collate(windows[start : start + 32], pad)
+            vectors = model.pooled(ids, mask)
+            n = len(windows[start : start + 32])
+            docs = torch.zeros(n, vectors.shape[1]).index_add_(0, doc, vectors)
+            out.append(docs / torch.bincount(doc, minlength=n).clamp(min=1).unsqueeze(1))
+    model.train()
+    return torch.cat(out)
+
+
+def _prototype_init(
+    model: ProposalModel, docs: torch.Tensor, targets: dict[str, torch.Tensor], scale: float
+) -> None:
+    """Start each softmax head as a nearest-centroid classifier on the pretrained embeddings.
+
+    With a dozen examples per department a randomly initialised head needs many epochs before the
+    encoder gets a useful gradient; E5's mean-pooled vectors already cluster by subject, so the
+    centred, normalised class means are a strong first head (cosine-like logits times `scale`).
+    """
+    centre = docs.mean(dim=0)
+    with torch.no_grad():
+        for head, y in targets.items():
+            if head == "co":
+                continue
+            layer = model.heads[head]
+            assert isinstance(layer, nn.Linear)
+            for k in range(layer.out_features):
+                members = docs[y == k]
+                if len(members):
+                    direction = nn.functional.normalize(members.mean(dim=0) - centre, dim=0)
+                    norm = (docs - centre).norm(dim=1).mean().clamp(min=1e-6)
+                    layer.weight[k] = scale * direction / norm
+            layer.bias.copy_(-(layer.weight @ centre))
+
+
 def _accuracy(
     model: ProposalModel, windows: list[list[list[int]]], y: torch.Tensor, head: str, pad: int
 ) -> float:
@@ -189,6 +229,8 @@ def fine_tune(
     val_windows = tokenizer.windows([e.text for e in val])
     train_y, val_y = _targets(train, heads, labels), _targets(val, heads, labels)
     main = "lead" if "lead" in heads else "topic"
+    if cfg.prototype_scale > 0:
+        _prototype_init(model, _embed(model, train_windows, pad), train_y, cfg.prototype_scale)
     lengths = [sum(len(w) for w in doc) for doc in train_windows]
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total = max(1, steps_per_epoch * cfg.epochs)
@@ -212,9 +254,9 @@ def fine_tune(
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 schedule.step()
-                running += float(loss)
+                running += loss.item()
                 bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss):.3f}")
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
             score = _accuracy(model, val_windows, val_y[main], main, pad) if val else float(epoch)
             history.append(
                 {"epoch": epoch + 1, "loss": running / steps_per_epoch, f"val_{main}_accuracy": score}

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+
+from model.calibration import softmax
+from training.calibrate import auto_threshold, best_multilabel_threshold, fit_blend, fit_temperature
+from training.splits import stratified_split
+
+
+def test_temperature_recovers_the_true_one() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(4000, 5))
+    probs = softmax(logits, 2.5)
+    y = np.array([rng.choice(5, p=p) for p in probs])
+    assert abs(fit_temperature(logits, y, "softmax") - 2.5) < 0.25
+
+
+def test_blend_ignores_a_useless_second_model() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 600)
+    good = np.eye(3)[y] * 3 + rng.normal(0, 1, (600, 3))
+    noise = rng.normal(0, 1, (600, 3))
+    weight, _ = fit_blend(good, noise, y, "softmax", (0.0, 0.5, 1.0, 2.0))
+    assert weight == 0.0
+
+
+def test_auto_threshold_is_the_lowest_that_meets_the_target() -> None:
+    confidence = np.array([0.99, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5])
+    correct = np.array([1, 1, 1, 1, 1, 0, 0], dtype=float)
+    threshold, precision, coverage = auto_threshold(confidence, correct, 0.95, min_support=2)
+    assert (threshold, precision) == (0.7, 1.0)
+    assert coverage == 5 / 7
+
+
+def test_auto_threshold_never_splits_ties_and_can_refuse() -> None:
+    confidence = np.array([0.9, 0.9, 0.9, 0.5])
+    correct = np.array([1, 1, 0, 1], dtype=float)
+    threshold, _, coverage = auto_threshold(confidence, correct, 0.95, min_support=1)
+    assert threshold > 1.0 and coverage == 0.0
+
+
+def test_multilabel_threshold_maximises_micro_f1() -> None:
+    probs = np.array([[0.8, 0.3], [0.35, 0.1], [0.2, 0.6]])
+    targets = np.array([[1, 1], [0, 0], [0, 1]], dtype=float)
+    assert best_multilabel_threshold(probs, targets) == 0.25
+
+
+def test_split_is_stratified_reproducible_and_keeps_rare_classes_in_training() -> None:
+    labels = ["a"] * 20 + ["b"] * 10 + ["rare"] * 2
+    val, test, train = stratified_split(labels, (0.2, 0.2), seed=0)
+    assert sorted(val + test + train) == list(range(32))
+    assert [labels[i] for i in val].count("a") == 4 and [labels[i] for i in val].count("b") == 2
+    assert all(labels[i] != "rare" for i in val + test)
+    assert (val, test, train) == tuple(stratified_split(labels, (0.2, 0.2), seed=0))

@@ -1,0 +1,145 @@
+"""The transformer path end to end on a tiny random BERT: train, export, load without torch, refuse damage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.errors import BundleError
+from model.manifest import load_manifest
+from model.records import ColumnMap
+from model.router import Router
+from model.schemas import Proposal
+from model.text import TextConfig, WindowTokenizer, special_ids
+from tests.conftest import make_rows, write_csv
+from training.data import load_labelled
+from training.pipeline import TrainConfig, train_bundle
+from training.transformer import FitConfig, _collate, export_onnx, fine_tune
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("bundle")
+    data = load_labelled(write_csv(work / "train.csv", make_rows(25)), ColumnMap(), None)
+    config = TrainConfig(
+        base_model=str(tiny_bert),
+        epochs=6,
+        max_length=24,
+        max_chunks=3,
+        encoder_lr=1e-3,
+        head_lr=1e-2,
+        threads=1,
+        ensemble=False,
+    )
+    train_bundle(data, None, work / "bundle", config)
+    return work / "bundle"
+
+
+def test_bundle_is_complete_and_described(tiny_bundle: Path) -> None:
+    manifest = load_manifest(tiny_bundle)
+    assert manifest.components == ["transformer"]
+    assert set(manifest.files) >= {"encoder.onnx", "heads.npz", "tokenizer.json", "evaluation/metrics.json"}
+    assert manifest.text is not None and manifest.text.strategy == "chunks"
+    assert manifest.heads["lead"].labels == sorted(["市医疗保障局", "市教育局", "市交通运输局"])
+    assert manifest.training_data.splits["train"] + manifest.training_data.splits["validation"] > 0
+    assert "lead_department" in manifest.metrics and "torch" in manifest.versions
+    assert not (tiny_bundle.parent / "bundle.partial").exists()
+
+
+def test_router_routes_and_learns_the_subjects(tiny_bundle: Path) -> None:
+    router = Router(tiny_bundle, threads=1)
+    results = router.route(
+        [
+            Proposal(id="a", title="关于改进医保异地就医结算的提案", body="建议完善医保报销和门诊统筹。"),
+            Proposal(id="b", title="关于公交线路的提案", body="建议增加公交线路和站台，方便换乘。"),
+        ]
+    )
+    assert [r.id for r in results] == ["a", "b"]
+    assert [r.lead_department.name for r in results if r.lead_department] == ["市医疗保障局", "市交通运输局"]
+    for result in results:
+        assert len(result.candidates) == 3
+        assert result.decision in ("auto", "review")
+        assert (result.reason is None) == (result.decision == "auto")
+        assert sum(c.confidence for c in result.candidates) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_long_text_is_chunked_and_a_huge_cell_stays_cheap(tiny_bundle: Path) -> None:
+    router = Router(tiny_bundle, threads=1)
+    (result,) = router.route([Proposal(title="关于医保的提案", body="医保结算报销。" * 800_000)])
+    assert result.lead_department is not None
+
+
+def test_onnx_matches_torch(tiny_bert: Path, tmp_path: Path) -> None:
+    """The exported encoder + numpy heads give the torch model's logits."""
+    data = load_labelled(write_csv(tmp_path / "t.csv", make_rows(8)), ColumnMap(), None)
+    shutil.copyfile(tiny_bert / "tokenizer.json", tmp_path / "tokenizer.json")
+    text = TextConfig(max_length=16, max_chunks=2, **special_ids(tmp_path / "tokenizer.json"))
+    tokenizer = WindowTokenizer(tmp_path / "tokenizer.json", text)
+    model, _ = fine_tune(
+        str(tiny_bert), tokenizer, data.examples, [], data.heads, data.labels, FitConfig(epochs=1)
+    )
+    export_onnx(model, tmp_path, text)
+    from model.encoder import TransformerScorer
+
+    texts = [e.text for e in data.examples]
+    served = TransformerScorer(tmp_path, tokenizer, "encoder.onnx", threads=1).logits(texts)
+    with torch.inference_mode():
+        ids, mask, doc = _collate(tokenizer.windows(texts), text.pad_id)
+        expected = model(ids, mask, doc, len(texts))
+    for head, logits in expected.items():
+        np.testing.assert_allclose(served[head], logits.numpy(), atol=1e-4)
+
+
+def test_serving_never_imports_torch(tiny_bundle: Path) -> None:
+    code = (
+        "import sys\n"
+        "from model import Router, Proposal\n"
+        f"r = Router({str(tiny_bundle)!r}, threads=1)\n"
+        "r.route([Proposal(title='关于公交线路的提案', body='增加公交线路')])\n"
+        "loaded = [m for m in ('torch', 'transformers', 'sklearn') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def _copy(bundle: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "copy"
+    shutil.copytree(bundle, target)
+    return target
+
+
+def test_corrupt_file_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
+    bundle = _copy(tiny_bundle, tmp_path)
+    with (bundle / "encoder.onnx").open("r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\x00\x01\x02")
+    with pytest.raises(BundleError, match=r"encoder.onnx: contents do not match the manifest"):
+        Router(bundle)
+
+
+def test_missing_file_and_manifest_are_refused(tiny_bundle: Path, tmp_path: Path) -> None:
+    bundle = _copy(tiny_bundle, tmp_path)
+    (bundle / "heads.npz").unlink()
+    with pytest.raises(BundleError, match="heads.npz listed in the manifest is missing"):
+        Router(bundle)
+    (bundle / "manifest.json").unlink()
+    with pytest.raises(BundleError, match="not a model bundle"):
+        Router(bundle)
+    with pytest.raises(BundleError, match="bundle directory not found"):
+        Router(tmp_path / "absent")
+
+
+def test_other_schema_version_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
+    bundle = _copy(tiny_bundle, tmp_path)
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest["schema_version"] = 99
+    (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(BundleError, match="schema version 99, this release reads version 1"):
+        Router(bundle)
