@@ -7,8 +7,8 @@ import pytest
 from model.errors import DataError
 from model.records import ColumnMap
 from model.taxonomy import Taxonomy, load_taxonomy
-from training.data import duty_examples, load_labelled
 from tests.conftest import write_csv
+from training.data import duty_examples, load_labelled
 
 TAXONOMY = Path(__file__).resolve().parents[1] / "data" / "taxonomy.yaml"
 
@@ -83,7 +83,7 @@ def test_missing_text_column_suggests_the_closest_names(tmp_path: Path, rows: li
 
 def test_no_label_column_at_all(tmp_path: Path, rows: list[dict[str, str]]) -> None:
     unlabelled = [{k: r[k] for k in ("id", "title", "body")} for r in rows]
-    with pytest.raises(DataError, match="--topic-field.*\n.*--lead-field"):
+    with pytest.raises(DataError, match=r"--topic-field.*\n.*--lead-field"):
         load_labelled(write_csv(tmp_path / "t.csv", unlabelled), ColumnMap(), None)
 
 

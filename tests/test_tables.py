@@ -42,7 +42,7 @@ def test_xlsx_header_after_blank_rows_and_named_sheet(tmp_path: Path) -> None:
     assert table.columns == ["编号", "提案标题"]
     assert table.rows == [{"编号": "101", "提案标题": "关于完善医保异地结算的提案"}]
     assert table.row_numbers == [3]
-    with pytest.raises(DataError, match="no sheet named '附件'.*说明、提案"):
+    with pytest.raises(DataError, match=r"no sheet named '附件'.*说明、提案"):
         read_table(path, sheet="附件")
 
 

@@ -64,7 +64,7 @@ def test_an_alias_claimed_by_two_departments_is_refused() -> None:
 def test_broken_taxonomy_file_names_itself(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     path.write_text("topics: [", encoding="utf-8")
-    with pytest.raises(DataError, match="t.yaml: not a valid taxonomy"):
+    with pytest.raises(DataError, match=r"t\.yaml: not a valid taxonomy"):
         load_taxonomy(path)
     with pytest.raises(DataError, match="taxonomy file not found"):
         load_taxonomy(tmp_path / "absent.yaml")

@@ -23,6 +23,8 @@ def stratified_split(labels: list[str], fractions: tuple[float, ...], seed: int 
             continue
         start = 0
         for p, fraction in enumerate(fractions):
+            if fraction <= 0:
+                continue
             take = max(1, round(len(idx) * fraction))
             take = min(take, len(idx) - start - 1)
             parts[p].extend(idx[start : start + take])

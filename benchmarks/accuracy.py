@@ -1,0 +1,282 @@
+"""Accuracy benchmark: the TF-IDF baseline and the fine-tuned transformers side by side on real data.
+
+Each (data set, model) run appends one JSON line to benchmarks/results/accuracy.jsonl and the table in
+benchmarks/README.md is regenerated from all lines, so a long grid can be run in parts:
+
+    python benchmarks/accuracy.py                                 # everything (hours on 2 cores)
+    python benchmarks/accuracy.py --datasets faq demo --models baseline me5-small-zh-l4
+
+Data comes from ../shared/data at run time (never copied into the repo). The transformer run reports two
+rows: the transformer alone and the calibrated blend with the baseline that the bundle actually serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from model.calibration import softmax  # noqa: E402
+from model.records import ColumnMap  # noqa: E402
+from model.router import Router  # noqa: E402
+from model.taxonomy import load_taxonomy  # noqa: E402
+from training.data import Example, LabelledData, load_labelled  # noqa: E402
+from training.pipeline import TrainConfig, train_bundle  # noqa: E402
+from training.splits import stratified_split  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results" / "accuracy.jsonl"
+README = REPO / "benchmarks" / "README.md"
+_SEGMENT_SPACE = re.compile(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])")
+
+
+@dataclass
+class Dataset:
+    name: str
+    head: str
+    train: LabelledData
+    test: list[Example]
+    settings: dict[str, Any]
+    published: str = ""
+
+
+@dataclass
+class Recipe:
+    """Per model: what was picked by measurement (see the README's notes)."""
+
+    epochs: int
+    encoder_lr: float
+    layer_decay: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _examples(rows: list[dict[str, str]], text_key: str, head: str, prefix: str) -> list[Example]:
+    out = []
+    for i, row in enumerate(rows):
+        text = _SEGMENT_SPACE.sub("", row[text_key]).strip()
+        if text:
+            out.append(Example(id=f"{prefix}{i}", text=text, **{head: row["label"]}))
+    return out
+
+
+def _labelled(name: str, examples: list[Example], head: str) -> LabelledData:
+    labels = sorted({str(getattr(e, head)) for e in examples})
+    return LabelledData(name, examples, [head], {head: labels}, sha256=name)
+
+
+def load_dataset(name: str, shared: Path) -> Dataset:
+    data = shared / "data"
+    if name == "faq":
+        rows = _read(data / "tw_central_gov_faq_departments" / "data.csv")
+        examples = _examples(rows, "title_simplified", "lead", "faq")
+        test_idx, train_idx = stratified_split([str(e.lead) for e in examples], (0.2,), seed=0)
+        return Dataset(
+            "FAQ departments (35)",
+            "lead",
+            _labelled("faq", [examples[i] for i in train_idx], "lead"),
+            [examples[i] for i in test_idx],
+            {"max_length": 64, "strategy": "head", "batch_size": 32},
+            "none published for this split",
+        )
+    if name == "messages":
+        rows = _read(data / "tipdm2020_c_messages" / "messages_labeled_full_segmented.csv")
+        examples = _examples(rows, "text", "topic", "msg")
+        test_idx, train_idx = stratified_split([str(e.topic) for e in examples], (0.2,), seed=0)
+        return Dataset(
+            "Citizen messages (7 topics)",
+            "topic",
+            _labelled("messages", [examples[i] for i in train_idx], "topic"),
+            [examples[i] for i in test_idx],
+            {"max_length": 256, "strategy": "head_tail", "batch_size": 16},
+            "tfidf+SVM(rbf) 0.920 / macro-F1 0.92 (team report, 20% hold-out)",
+        )
+    if name == "thucnews":
+        folder = data / "thucnews_title10"
+        return Dataset(
+            "THUCNews headlines (10)",
+            "topic",
+            _labelled("thucnews", _examples(_read(folder / "train.csv"), "title", "topic", "tr"), "topic"),
+            _examples(_read(folder / "test.csv"), "title", "topic", "te"),
+            {"max_length": 48, "strategy": "head", "batch_size": 32},
+            "bert-base-chinese 0.9483, FastText 0.9223, TextCNN 0.9122 (180k train)",
+        )
+    if name == "demo":
+        taxonomy = load_taxonomy(REPO / "data" / "taxonomy.yaml")
+        train = load_labelled(REPO / "data" / "demo" / "train.csv", ColumnMap(), taxonomy)
+        test = load_labelled(REPO / "data" / "demo" / "intake_labelled.csv", ColumnMap(), taxonomy)
+        return Dataset(
+            "Demo proposals (27 departments)",
+            "lead",
+            train,
+            test.examples,
+            {"max_length": 256, "strategy": "chunks", "batch_size": 16, "taxonomy": taxonomy},
+            "—",
+        )
+    raise SystemExit(f"unknown data set {name!r}")
+
+
+RECIPES = {
+    "me5-small-zh-l4": Recipe(epochs=4, encoder_lr=1e-4),
+    "me5-small-zh": Recipe(epochs=3, encoder_lr=6e-5, layer_decay=0.9),
+}
+
+
+def coverage_at(confidence: np.ndarray, correct: np.ndarray, precision: float) -> float:
+    """Largest share of the test set that can be auto-routed at `precision` (read off the test curve)."""
+    order = np.argsort(-confidence, kind="stable")
+    hits = np.cumsum(correct[order])
+    counts = np.arange(1, len(order) + 1)
+    ok = np.flatnonzero(hits >= precision * counts)
+    return float(counts[ok[-1]] / len(order)) if len(ok) else 0.0
+
+
+def _scores(probs: np.ndarray, labels: list[str], gold: list[str]) -> dict[str, float]:
+    pred = [labels[i] for i in probs.argmax(axis=1)]
+    correct = np.array([p == g for p, g in zip(pred, gold, strict=True)], dtype=float)
+    return {
+        "accuracy": float(correct.mean()),
+        "macro_f1": float(f1_score(gold, pred, average="macro", labels=sorted(set(gold) | set(pred)))),
+        "coverage_at_95": coverage_at(probs.max(axis=1), correct, 0.95),
+    }
+
+
+def run(dataset: Dataset, model: str, shared: Path, threads: int | None) -> list[dict[str, Any]]:
+    settings = dict(dataset.settings)
+    taxonomy = settings.pop("taxonomy", None)
+    if model == "baseline":
+        config = TrainConfig(model_type="baseline", val_fraction=0.1, test_fraction=0.0, threads=threads)
+    else:
+        recipe = RECIPES[model]
+        config = TrainConfig(
+            base_model=str(shared / "models" / model),
+            epochs=recipe.epochs,
+            encoder_lr=recipe.encoder_lr,
+            layer_decay=recipe.layer_decay,
+            val_fraction=0.1,
+            test_fraction=0.0,
+            threads=threads,
+            **settings,
+            **recipe.extra,
+        )
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = train_bundle(dataset.train, taxonomy, Path(tmp) / "bundle", config)
+        train_seconds = time.perf_counter() - started
+        router = Router(Path(tmp) / "bundle", threads=threads)
+        texts = [e.text for e in dataset.test]
+        gold = [str(getattr(e, dataset.head)) for e in dataset.test]
+        spec = manifest.heads[dataset.head]  # type: ignore[index]
+        logits = {name: scorer.logits(texts) for name, scorer in router.scorers.items()}
+    base = {
+        "dataset": dataset.name,
+        "train_rows": len(dataset.train.examples),
+        "test_rows": len(dataset.test),
+        "train_seconds": round(train_seconds, 1),
+        "config": {
+            k: v
+            for k, v in config.model_dump().items()
+            if k in ("epochs", "encoder_lr", "max_length", "strategy", "layer_decay", "batch_size")
+        },
+        "published": dataset.published,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    rows = []
+    served = router.probabilities(texts)[dataset.head]
+    if model == "baseline":
+        rows.append({**base, "model": "TF-IDF + LinearSVC", **_scores(served, spec.labels, gold)})
+    else:
+        alone = softmax(logits["transformer"][dataset.head])
+        history = manifest.training.get("history", [])
+        rows.append(
+            {**base, "model": f"{model} alone", **_scores(alone, spec.labels, gold), "history": history}
+        )
+        weight = spec.weights.get("baseline", 0.0)
+        rows.append(
+            {
+                **base,
+                "model": f"{model} + baseline (served, w={weight:g})",
+                **_scores(served, spec.labels, gold),
+            }
+        )
+    return rows
+
+
+def write_table() -> None:
+    lines = [json.loads(line) for line in RESULTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in lines:
+        latest[(row["dataset"], row["model"])] = row
+    table = [
+        "| data set | model | accuracy | macro-F1 | cov@95% | train time | train/test | settings |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in sorted(latest.values(), key=lambda r: (r["dataset"], r["model"])):
+        cfg = row["config"]
+        settings = (
+            "—"
+            if row["model"].startswith("TF-IDF")
+            else (f"{cfg['epochs']} ep, lr {cfg['encoder_lr']:g}, len {cfg['max_length']} {cfg['strategy']}")
+        )
+        table.append(
+            f"| {row['dataset']} | {row['model']} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} | "
+            f"{row['coverage_at_95']:.2f} | {row['train_seconds']:.0f} s | "
+            f"{row['train_rows']}/{row['test_rows']} | {settings} |"
+        )
+    published = sorted({(r["dataset"], r["published"]) for r in latest.values()})
+    table += ["", "Published reference numbers:", ""] + [f"- {d}: {p}" for d, p in published]
+    text = README.read_text(encoding="utf-8")
+    start, end = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    README.write_text(before + start + "\n" + "\n".join(table) + "\n" + end + after, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--datasets", nargs="+", default=["demo", "faq", "messages", "thucnews"])
+    parser.add_argument("--models", nargs="+", default=["baseline", "me5-small-zh-l4", "me5-small-zh"])
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--table-only", action="store_true", help="only regenerate the README table")
+    args = parser.parse_args()
+    if not args.table_only:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        for name in args.datasets:
+            dataset = load_dataset(name, args.shared)
+            for model in args.models:
+                for row in run(dataset, model, args.shared, args.threads):
+                    with RESULTS.open("a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    print(
+                        json.dumps(
+                            {k: row[k] for k in ("dataset", "model", "accuracy", "macro_f1")},
+                            ensure_ascii=False,
+                        ),
+                        flush=True,
+                    )
+                write_table()
+    write_table()
+
+
+if __name__ == "__main__":
+    main()

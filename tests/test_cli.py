@@ -1,0 +1,133 @@
+"""The command line as a user runs it: every bad input gets a clear message and exit code 2."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from model.tables import read_table
+from service.cli import main
+from tests.conftest import make_rows, write_csv
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("cli")
+    data = write_csv(work / "train.csv", make_rows(20))
+    assert main(["train", "--data", str(data), "--out", str(work / "model"), "--model-type", "baseline"]) == 0
+    return work / "model"
+
+
+def _fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 2
+    return capsys.readouterr().err
+
+
+def test_train_writes_bundle_and_evaluation(bundle: Path) -> None:
+    assert (bundle / "manifest.json").is_file()
+    metrics = json.loads((bundle / "evaluation" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["lead_department"]["accuracy"] >= 0.9
+    for name in ("report.md", "confusion_lead.png", "reliability.png", "risk_coverage.png"):
+        assert (bundle / "evaluation" / name).stat().st_size > 0
+
+
+def test_train_reports_unknown_department(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = make_rows(5)
+    rows[1]["lead_department"] = "市宣传局"
+    data = write_csv(tmp_path / "bad.csv", rows)
+    err = _fails(
+        ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--model-type", "baseline"], capsys
+    )
+    assert "bad.csv, row 3, column 'lead_department': unknown department '市宣传局'" in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_reports_missing_column_and_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_csv(tmp_path / "t.csv", make_rows(5))
+    err = _fails(
+        ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--body-field", "提案内容"], capsys
+    )
+    assert "column '提案内容': column not found (set --body-field)" in err
+    err = _fails(["train", "--data", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "m")], capsys)
+    assert "absent.csv: file not found" in err
+
+
+def test_transformer_without_base_model_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_csv(tmp_path / "t.csv", make_rows(5))
+    err = _fails(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--taxonomy", "none"], capsys)
+    assert "needs --base-model" in err
+
+
+def test_route_skips_bad_rows_and_routes_the_rest(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [{"编号": r["id"], "标题": r["title"], "内容": r["body"]} for r in make_rows(3)]
+    rows[1]["标题"] = rows[1]["内容"] = ""
+    rows[4]["编号"] = rows[3]["编号"]
+    source = write_csv(tmp_path / "intake.csv", rows, "gb18030")
+    out = tmp_path / "routed.xlsx"
+    argv = ["route", "--model", str(bundle), "--input", str(source), "--output", str(out)]
+    assert main([*argv, "--id-field", "编号", "--title-field", "标题", "--body-field", "内容"]) == 0
+    captured = capsys.readouterr()
+    assert "routed 7 proposals" in captured.out and "2 rows not routed" in captured.out
+    assert "intake.csv, row 3, column '标题/内容': empty text" in captured.err
+    routed = read_table(out)
+    assert len(routed.rows) == 7
+    assert routed.columns[:3] == ["编号", "标题", "内容"]
+    assert {r["route_decision"] for r in routed.rows} <= {"auto", "review"}
+    assert all(r["route_lead_department"] and r["route_top3_candidates"] for r in routed.rows)
+    rejected = read_table(tmp_path / "routed.rejected.csv")
+    assert [r["row"] for r in rejected.rows] == ["3", "6"]
+
+
+def test_route_rejects_unknown_output_type(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_csv(tmp_path / "in.csv", make_rows(1))
+    err = _fails(
+        ["route", "--model", str(bundle), "--input", str(source), "--output", str(tmp_path / "o.pdf")], capsys
+    )
+    assert "unsupported file type '.pdf'" in err
+
+
+def test_predict_from_argument_and_stdin(
+    bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["predict", "--model", str(bundle), "--title", "关于公交线路的提案", "建议增加公交线路和站台"])
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["lead_department"]["name"] == "市交通运输局"
+    assert result["decision"] in ("auto", "review") and len(result["candidates"]) == 3
+    monkeypatch.setattr("sys.stdin", io.StringIO("建议完善医保异地就医结算，扩大门诊统筹报销范围"))
+    assert main(["predict", "--model", str(bundle)]) == 0
+    assert json.loads(capsys.readouterr().out)["lead_department"]["name"] == "市医疗保障局"
+    monkeypatch.setattr("sys.stdin", io.StringIO("  "))
+    assert "empty text" in _fails(["predict", "--model", str(bundle)], capsys)
+
+
+def test_short_text_goes_to_review(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["predict", "--model", str(bundle), "公交"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["decision"] == "review" and result["reason"]["code"] == "text_too_short"
+
+
+def test_evaluate_writes_metrics(bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_csv(tmp_path / "held.csv", make_rows(4, seed=9))
+    assert main(["evaluate", "--model", str(bundle), "--data", str(data), "--out", str(tmp_path / "ev")]) == 0
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["lead_department"]["n"] == 12
+    assert {"accuracy", "macro_f1", "top3_accuracy"} <= set(metrics["lead_department"])
+    assert {"threshold", "auto_precision", "coverage"} <= set(metrics["routing"])
+    assert "ece" in metrics["calibration"] and "micro_f1" in metrics["co_departments"]
+
+
+def test_not_a_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(["predict", "--model", str(tmp_path), "关于公交线路的提案"], capsys)
+    assert "not a model bundle (no manifest.json)" in err
