@@ -113,9 +113,7 @@ def load_dataset(name: str, shared: Path) -> Dataset:
         return Dataset(
             "THUCNews headlines (10)",
             "topic",
-            labelled(
-                "thucnews", examples_from(read_rows(folder / "train.csv"), "title", "topic", "tr"), "topic"
-            ),
+            labelled("thucnews", examples_from(read_rows(folder / "train.csv"), "title", "topic", "tr"), "topic"),
             examples_from(read_rows(folder / "test.csv"), "title", "topic", "te"),
             {"max_length": 48, "strategy": "head", "batch_size": 32, "max_epochs": 2},
             "bert-base-chinese 0.9483, FastText 0.9223, TextCNN 0.9122 (180k train)",
@@ -208,9 +206,7 @@ def run(dataset: Dataset, model: str, shared: Path, threads: int | None) -> list
     else:
         alone = softmax(logits["transformer"][dataset.head])
         history = manifest.training.get("history", [])
-        rows.append(
-            {**base, "model": f"{model} alone", **scores(alone, spec.labels, gold), "history": history}
-        )
+        rows.append({**base, "model": f"{model} alone", **scores(alone, spec.labels, gold), "history": history})
         weight = spec.weights.get("baseline", 0.0)
         rows.append(
             {
@@ -253,9 +249,7 @@ def write_table() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["demo", "faq", "messages", "thucnews"])
     parser.add_argument("--models", nargs="+", default=["baseline", "me5-small-zh-l4", "me5-small-zh"])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")

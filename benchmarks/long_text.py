@@ -29,9 +29,7 @@ RESULTS = REPO / "benchmarks" / "results" / "long_text.jsonl"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", type=int, default=2000)
     parser.add_argument("--test", type=int, default=800)
     parser.add_argument("--max-length", type=int, default=128)
@@ -108,9 +106,7 @@ def write_table() -> None:
     text = README.read_text(encoding="utf-8")
     start, end = "<!-- long-text:start -->", "<!-- long-text:end -->"
     before, rest = text.split(start, 1)
-    README.write_text(
-        before + start + "\n" + "\n".join(table) + "\n" + end + rest.split(end, 1)[1], encoding="utf-8"
-    )
+    README.write_text(before + start + "\n" + "\n".join(table) + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,24 @@ class DataInfo(BaseModel):
     splits: dict[str, int] = Field(default_factory=dict)
 
 
+class Parity(BaseModel):
+    """How closely an exported encoder reproduces the torch model on the bundle's validation split."""
+
+    rows: int
+    max_abs_diff: float = Field(description="largest difference of any calibrated probability")
+    lead_agreement: float = Field(description="share of identical top lead departments (or topics)")
+    decision_agreement: float = Field(description="share of identical auto/review decisions")
+    bar: float
+    passed: bool
+
+
+class ExportInfo(BaseModel):
+    file: str
+    precision: Literal["fp32", "int8"]
+    created_at: datetime
+    parity: Parity | None = None
+
+
 class BundleManifest(BaseModel):
     schema_version: int = SCHEMA_VERSION
     version: str
@@ -62,6 +80,7 @@ class BundleManifest(BaseModel):
     routing: RoutingSettings
     text: TextConfig | None = None
     encoder_file: str | None = None
+    exports: dict[str, ExportInfo] = Field(default_factory=dict)
     taxonomy: TaxonomyInfo | None = None
     training_data: DataInfo
     training: dict[str, Any] = Field(default_factory=dict)
@@ -98,18 +117,14 @@ def load_manifest(directory: str | Path, verify_files: bool = True) -> BundleMan
     if not directory.is_dir():
         raise BundleError(f"{directory}: model bundle directory not found")
     if not path.is_file():
-        raise BundleError(
-            f"{directory}: not a model bundle (no {MANIFEST}); train one with `proposal-router train`"
-        )
+        raise BundleError(f"{directory}: not a model bundle (no {MANIFEST}); train one with `proposal-router train`")
     try:
         raw: Any = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path}: not valid JSON ({exc})") from exc
     found = raw.get("schema_version") if isinstance(raw, dict) else None
     if found != SCHEMA_VERSION:
-        raise BundleError(
-            f"{path}: bundle schema version {found!r}, this release reads version {SCHEMA_VERSION}"
-        )
+        raise BundleError(f"{path}: bundle schema version {found!r}, this release reads version {SCHEMA_VERSION}")
     try:
         manifest = BundleManifest.model_validate(raw)
     except ValidationError as exc:

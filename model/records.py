@@ -37,9 +37,7 @@ def missing_column(table: Table, column: str, flag: str) -> RowIssue:
     close = difflib.get_close_matches(column, table.columns, n=3, cutoff=0.3)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     available = ", ".join(table.columns)
-    return RowIssue(
-        table.path, None, column, f"column not found (set {flag}){hint} The file has: {available}"
-    )
+    return RowIssue(table.path, None, column, f"column not found (set {flag}){hint} The file has: {available}")
 
 
 def require_columns(table: Table, columns: ColumnMap) -> None:

@@ -54,10 +54,10 @@ class Router:
     """Predict topic, lead and co-departments with calibrated confidence, then apply the routing policy."""
 
     def __init__(
-        self, directory: str | Path, threads: int | None = None, encoder_file: str | None = None
+        self, directory: str | Path, threads: int | None = None, encoder_file: str | None = None, verify: bool = True
     ) -> None:
         self.directory = Path(directory)
-        self.manifest: BundleManifest = load_manifest(self.directory)
+        self.manifest: BundleManifest = load_manifest(self.directory, verify_files=verify)
         self.scorers: dict[str, Scorer] = {}
         if "baseline" in self.manifest.components:
             self.scorers["baseline"] = TfidfScorer(self.directory / "baseline")
@@ -65,9 +65,7 @@ class Router:
             text = self.manifest.text
             encoder = encoder_file or self.manifest.encoder_file
             if text is None or encoder is None:
-                raise BundleError(
-                    f"{self.directory}: transformer bundle without text settings or encoder file"
-                )
+                raise BundleError(f"{self.directory}: transformer bundle without text settings or encoder file")
             tokenizer = WindowTokenizer(self.directory / "tokenizer.json", text)
             self.scorers["transformer"] = TransformerScorer(self.directory, tokenizer, encoder, threads)
 

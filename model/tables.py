@@ -35,9 +35,7 @@ def _check_suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise DataError(
-            RowIssue(
-                str(path), None, None, f"unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED)}"
-            )
+            RowIssue(str(path), None, None, f"unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED)}")
         )
     return suffix
 
@@ -119,9 +117,7 @@ def _read_xlsx(path: Path, sheet: str | None) -> Table:
     try:
         if sheet is not None and sheet not in book.sheetnames:
             names = "、".join(book.sheetnames)
-            raise DataError(
-                RowIssue(str(path), None, None, f"no sheet named {sheet!r}; the workbook has {names}")
-            )
+            raise DataError(RowIssue(str(path), None, None, f"no sheet named {sheet!r}; the workbook has {names}"))
         ws = book[sheet] if sheet is not None else book.worksheets[0]
         header: list[str] | None = None
         rows: list[dict[str, Any]] = []

@@ -20,17 +20,11 @@ def _column_flags() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("columns (the same on every command)")
     group.add_argument("--id-field", default="id", help="column with the proposal id (default: id)")
-    group.add_argument(
-        "--title-field", action="append", help="title column; repeat to join several (default: title)"
-    )
-    group.add_argument(
-        "--body-field", action="append", help="body column; repeat to join several (default: body)"
-    )
+    group.add_argument("--title-field", action="append", help="title column; repeat to join several (default: title)")
+    group.add_argument("--body-field", action="append", help="body column; repeat to join several (default: body)")
     group.add_argument("--topic-field", default="topic", help="topic label column (default: topic)")
     group.add_argument("--lead-field", default="lead_department", help="lead department column")
-    group.add_argument(
-        "--co-field", default="co_departments", help="co-departments column (list or 、-separated)"
-    )
+    group.add_argument("--co-field", default="co_departments", help="co-departments column (list or 、-separated)")
     group.add_argument("--sheet", help="XLSX sheet name (default: the first sheet)")
     group.add_argument(
         "--taxonomy", help="taxonomy YAML (default: data/taxonomy.yaml); 'none' learns labels from the data"
@@ -91,9 +85,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
     routing = manifest.metrics.get("routing", {})
     print(f"bundle: {args.out} ({manifest.version})")
     if lead:
-        print(
-            f"held-out lead accuracy {lead['accuracy']:.3f}, auto coverage {routing.get('coverage', 0):.2f}"
-        )
+        print(f"held-out lead accuracy {lead['accuracy']:.3f}, auto coverage {routing.get('coverage', 0):.2f}")
     print(f"evaluation: {Path(args.out) / 'evaluation' / 'report.md'}")
 
 
@@ -160,9 +152,7 @@ def _predict(args: argparse.Namespace, settings: Settings) -> None:
 
     text = args.text if args.text is not None else sys.stdin.read()
     if not text.strip() and not (args.title or "").strip():
-        raise DataError(
-            RowIssue("<input>", None, None, "empty text: give the proposal as an argument or on stdin")
-        )
+        raise DataError(RowIssue("<input>", None, None, "empty text: give the proposal as an argument or on stdin"))
     router = Router(args.model, threads=args.threads or settings.threads)
     (result,) = router.route([Proposal(title=args.title or "", body=text)])
     print(result.model_dump_json(indent=2))
@@ -173,9 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     columns = _column_flags()
 
-    train = commands.add_parser(
-        "train", parents=[columns], help="train a model bundle on last year's assignments"
-    )
+    train = commands.add_parser("train", parents=[columns], help="train a model bundle on last year's assignments")
     train.add_argument("--data", required=True, help="CSV, XLSX or JSONL of final assignments")
     train.add_argument("--out", required=True, help="bundle directory to write")
     train.add_argument("--model-type", choices=["transformer", "baseline"], default="transformer")
@@ -187,9 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-chunks", type=int, default=4, help="windows pooled per proposal (chunks)")
     train.add_argument("--target-precision", type=float, default=0.95, help="precision of automatic routing")
     train.add_argument("--no-ensemble", action="store_true", help="never blend in the TF-IDF baseline")
-    train.add_argument(
-        "--no-duties", action="store_true", help="do not learn from the taxonomy's duty statements"
-    )
+    train.add_argument("--no-duties", action="store_true", help="do not learn from the taxonomy's duty statements")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int)
 

@@ -97,7 +97,5 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def require_shared_model() -> Path:
     if not (L4_MODEL / "config.json").is_file():
-        pytest.skip(
-            f"integration test needs the pretrained encoder at {L4_MODEL} (../shared beside the checkout)"
-        )
+        pytest.skip(f"integration test needs the pretrained encoder at {L4_MODEL} (../shared beside the checkout)")
     return L4_MODEL

@@ -38,26 +38,20 @@ def test_train_reports_unknown_department(tmp_path: Path, capsys: pytest.Capture
     rows = make_rows(5)
     rows[1]["lead_department"] = "市宣传局"
     data = write_csv(tmp_path / "bad.csv", rows)
-    err = _fails(
-        ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--model-type", "baseline"], capsys
-    )
+    err = _fails(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--model-type", "baseline"], capsys)
     assert "bad.csv, row 3, column 'lead_department': unknown department '市宣传局'" in err
     assert not (tmp_path / "m").exists()
 
 
 def test_train_reports_missing_column_and_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_csv(tmp_path / "t.csv", make_rows(5))
-    err = _fails(
-        ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--body-field", "提案内容"], capsys
-    )
+    err = _fails(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--body-field", "提案内容"], capsys)
     assert "column '提案内容': column not found (set --body-field)" in err
     err = _fails(["train", "--data", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "m")], capsys)
     assert "absent.csv: file not found" in err
 
 
-def test_transformer_without_base_model_is_a_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_transformer_without_base_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_csv(tmp_path / "t.csv", make_rows(5))
     err = _fails(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--taxonomy", "none"], capsys)
     assert "needs --base-model" in err
@@ -85,23 +79,16 @@ def test_route_skips_bad_rows_and_routes_the_rest(
     assert [r["row"] for r in rejected.rows] == ["3", "6"]
 
 
-def test_route_rejects_unknown_output_type(
-    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_route_rejects_unknown_output_type(bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = write_csv(tmp_path / "in.csv", make_rows(1))
-    err = _fails(
-        ["route", "--model", str(bundle), "--input", str(source), "--output", str(tmp_path / "o.pdf")], capsys
-    )
+    err = _fails(["route", "--model", str(bundle), "--input", str(source), "--output", str(tmp_path / "o.pdf")], capsys)
     assert "unsupported file type '.pdf'" in err
 
 
 def test_predict_from_argument_and_stdin(
     bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(["predict", "--model", str(bundle), "--title", "关于公交线路的提案", "建议增加公交线路和站台"])
-        == 0
-    )
+    assert main(["predict", "--model", str(bundle), "--title", "关于公交线路的提案", "建议增加公交线路和站台"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["lead_department"]["name"] == "市交通运输局"
     assert result["decision"] in ("auto", "review") and len(result["candidates"]) == 3

@@ -47,9 +47,7 @@ def test_office_columns_aliases_and_joined_text(tmp_path: Path, taxonomy: Taxono
             "协办": "",
         },
     ]
-    columns = ColumnMap(
-        id="编号", title=["提案标题"], body=["现状", "建议"], topic="主题", lead="主办", co="协办"
-    )
+    columns = ColumnMap(id="编号", title=["提案标题"], body=["现状", "建议"], topic="主题", lead="主办", co="协办")
     data = load_labelled(write_csv(tmp_path / "o.csv", rows, "gbk"), columns, taxonomy)
     first = data.examples[0]
     assert first.text == "关于医保的提案\n异地就医难 简化备案"

@@ -159,9 +159,7 @@ def test_absent_heads_and_unknown_labels_drop_their_groups() -> None:
 
 def test_misaligned_probabilities_are_rejected() -> None:
     with pytest.raises(ValueError, match="lead"):
-        Evaluation(
-            [Example(id="a", text=LONG, lead=EDU)], {"lead": np.ones((2, 4))}, {"lead": LEADS}, ROUTING
-        )
+        Evaluation([Example(id="a", text=LONG, lead=EDU)], {"lead": np.ones((2, 4))}, {"lead": LEADS}, ROUTING)
 
 
 def test_write_evaluation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,9 +31,7 @@ def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--base-model",
         str(encoder),
     ]
-    assert (
-        main([*argv, "--epochs", "1", "--max-length", "128", "--max-chunks", "2", "--batch-size", "8"]) == 0
-    )
+    assert main([*argv, "--epochs", "1", "--max-length", "128", "--max-chunks", "2", "--batch-size", "8"]) == 0
     return work / "model"
 
 
@@ -46,9 +44,7 @@ def test_bundle_records_what_was_trained(demo_bundle: Path) -> None:
     assert len(manifest.heads["lead"].labels) == 27
 
 
-def test_routes_the_office_intake_sheet(
-    demo_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_routes_the_office_intake_sheet(demo_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "routed.csv"
     argv = ["route", "--model", str(demo_bundle), "--input", str(REPO / "data" / "demo" / "intake.xlsx")]
     argv += [
@@ -66,9 +62,7 @@ def test_routes_the_office_intake_sheet(
     intake = read_table(REPO / "data" / "demo" / "intake.xlsx")
     assert len(routed.rows) == len(intake.rows)
     assert [r["编号"] for r in routed.rows] == [r["编号"] for r in intake.rows]
-    gold = {
-        r["id"]: r["lead_department"] for r in read_table(REPO / "data" / "demo" / "intake_labelled.csv").rows
-    }
+    gold = {r["id"]: r["lead_department"] for r in read_table(REPO / "data" / "demo" / "intake_labelled.csv").rows}
     hits = sum(r["route_lead_department"] == gold[r["编号"]] for r in routed.rows)
     assert hits / len(routed.rows) > 0.3  # one epoch on a third of the data: far above chance (1/27)
     assert "routed 108 proposals" in capsys.readouterr().out
@@ -79,9 +73,7 @@ def test_predict_one_proposal(demo_bundle: Path, capsys: pytest.CaptureFixture[s
         "我市参保人员异地就医备案手续繁琐，跨省门诊费用直接结算覆盖面不足。"
         "建议简化异地就医备案，扩大直接结算定点医药机构范围。"
     )
-    assert (
-        main(["predict", "--model", str(demo_bundle), "--title", "关于优化医保异地就医结算的提案", text]) == 0
-    )
+    assert main(["predict", "--model", str(demo_bundle), "--title", "关于优化医保异地就医结算的提案", text]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["model_version"].startswith("transformer-")
     assert "市医疗保障局" in [c["name"] for c in result["candidates"]]

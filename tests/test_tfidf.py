@@ -25,9 +25,6 @@ def test_numpy_scorer_matches_scikit_learn(tmp_path: Path, train_csv: Path) -> N
     for head in served:
         np.testing.assert_allclose(served[head], expected[head], atol=1e-5)
     accuracy = np.mean(
-        [
-            data.labels["lead"][i] == e.lead
-            for i, e in zip(served["lead"].argmax(1), data.examples[:10], strict=False)
-        ]
+        [data.labels["lead"][i] == e.lead for i, e in zip(served["lead"].argmax(1), data.examples[:10], strict=False)]
     )
     assert accuracy == 1.0

@@ -20,8 +20,9 @@ from model.schemas import Proposal
 from model.text import TextConfig, WindowTokenizer, special_ids
 from tests.conftest import make_rows, write_csv
 from training.data import load_labelled
+from training.export import save_training_state, write_onnx
 from training.pipeline import TrainConfig, train_bundle
-from training.transformer import FitConfig, _collate, export_onnx, fine_tune
+from training.transformer import FitConfig, collate, fine_tune
 
 
 @pytest.fixture(scope="module")
@@ -82,16 +83,15 @@ def test_onnx_matches_torch(tiny_bert: Path, tmp_path: Path) -> None:
     shutil.copyfile(tiny_bert / "tokenizer.json", tmp_path / "tokenizer.json")
     text = TextConfig(max_length=16, max_chunks=2, **special_ids(tmp_path / "tokenizer.json"))
     tokenizer = WindowTokenizer(tmp_path / "tokenizer.json", text)
-    model, _ = fine_tune(
-        str(tiny_bert), tokenizer, data.examples, [], data.heads, data.labels, FitConfig(epochs=1)
-    )
-    export_onnx(model, tmp_path, text)
+    model, _ = fine_tune(str(tiny_bert), tokenizer, data.examples, [], data.heads, data.labels, FitConfig(epochs=1))
+    save_training_state(model, [], tmp_path)
+    write_onnx(model, tmp_path / "encoder.onnx", text)
     from model.encoder import TransformerScorer
 
     texts = [e.text for e in data.examples]
     served = TransformerScorer(tmp_path, tokenizer, "encoder.onnx", threads=1).logits(texts)
     with torch.inference_mode():
-        ids, mask, doc = _collate(tokenizer.windows(texts), text.pad_id)
+        ids, mask, doc = collate(tokenizer.windows(texts), text.pad_id)
         expected = model(ids, mask, doc, len(texts))
     for head, logits in expected.items():
         np.testing.assert_allclose(served[head], logits.numpy(), atol=1e-4)

@@ -38,9 +38,7 @@ def _multiclass(x: sparse.csr_matrix, y: list[str], labels: list[str], c: float)
     return coef, intercept
 
 
-def _multilabel(
-    x: sparse.csr_matrix, sets: list[list[str]], labels: list[str], c: float
-) -> tuple[Array, Array]:
+def _multilabel(x: sparse.csr_matrix, sets: list[list[str]], labels: list[str], c: float) -> tuple[Array, Array]:
     coef = np.zeros((x.shape[1], len(labels)))
     intercept = np.full(len(labels), MISSING_INTERCEPT)
     for col, name in enumerate(labels):
@@ -52,9 +50,7 @@ def _multilabel(
 
 
 class BaselineModel:
-    def __init__(
-        self, heads: list[str], labels: dict[str, list[str]], c: float = 0.5, max_features: int = 400_000
-    ):
+    def __init__(self, heads: list[str], labels: dict[str, list[str]], c: float = 0.5, max_features: int = 400_000):
         self.heads, self.labels, self.c = heads, labels, c
         self.vectorizer = TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True, max_features=max_features)
         self.weights: dict[str, tuple[Array, Array]] = {}
@@ -82,9 +78,7 @@ class BaselineModel:
         """Write what `model.tfidf.TfidfScorer` reads: n-grams in column order, idf and weights."""
         directory.mkdir(parents=True, exist_ok=True)
         vocabulary = sorted(self.vectorizer.vocabulary_, key=self.vectorizer.vocabulary_.__getitem__)
-        (directory / "vocabulary.json").write_text(
-            json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8"
-        )
+        (directory / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
         arrays: dict[str, Array] = {"idf": self.vectorizer.idf_}
         for head, (coef, intercept) in self.weights.items():
             arrays[f"coef_{head}"] = coef.astype(np.float32)

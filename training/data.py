@@ -55,8 +55,7 @@ def load_labelled(
     """Read and validate a training file; raise `DataError` listing every fatal problem at once."""
     table = read_table(path, sheet)
     present = {
-        head: name in table.columns
-        for head, name in zip(HEADS, (columns.topic, columns.lead, columns.co), strict=True)
+        head: name in table.columns for head, name in zip(HEADS, (columns.topic, columns.lead, columns.co), strict=True)
     }
     if not (present["topic"] or present["lead"]):
         raise DataError(
@@ -76,9 +75,7 @@ def load_labelled(
             if not value:
                 if present[head]:
                     issues.append(
-                        RowIssue(
-                            table.path, row, column, f"empty {head} label; not used for that head", False
-                        )
+                        RowIssue(table.path, row, column, f"empty {head} label; not used for that head", False)
                     )
                 continue
             if resolver is None:

@@ -119,11 +119,7 @@ def _co_metrics(ev: Evaluation) -> dict[str, Any] | None:
     if "co" not in ev.probs or not rows:
         return None
     names = ev.labels["co"]
-    lead = (
-        [ev.labels["lead"][i] for i in np.argsort(-ev.probs["lead"], axis=1)[:, 0]]
-        if "lead" in ev.probs
-        else None
-    )
+    lead = [ev.labels["lead"][i] for i in np.argsort(-ev.probs["lead"], axis=1)[:, 0]] if "lead" in ev.probs else None
     hits = n_pred = n_gold = 0
     for i in rows:
         suggested = suggest_co(names, ev.probs["co"][i], ev.co_threshold, None if lead is None else lead[i])
@@ -182,9 +178,7 @@ def compute_metrics(ev: Evaluation) -> dict[str, Any]:
     lead, topic = _head(ev, "lead"), _head(ev, "topic")
     metrics: dict[str, Any] = {}
     if lead is not None:
-        top3 = np.mean(
-            [g in {lead.labels[j] for j in r[:3]} for g, r in zip(lead.gold, lead.ranked, strict=True)]
-        )
+        top3 = np.mean([g in {lead.labels[j] for j in r[:3]} for g, r in zip(lead.gold, lead.ranked, strict=True)])
         metrics["lead_department"] = {
             **_single_metrics(lead),
             "top3_accuracy": float(top3),
@@ -256,9 +250,7 @@ def _plot_risk_coverage(h: _Head, threshold: float | None, target: float, path: 
     counts = np.arange(1, len(order) + 1)
     fig = Figure(figsize=(6, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(
-        counts / len(order), np.cumsum(h.correct[order]) / counts, label="accuracy of the auto-routed set"
-    )
+    ax.plot(counts / len(order), np.cumsum(h.correct[order]) / counts, label="accuracy of the auto-routed set")
     ax.axhline(target, color="red", linestyle="--", label=f"target precision {target:.2f}")
     if threshold is not None:
         covered = float(np.mean(np.round(h.confidence, 6) >= threshold))
@@ -282,18 +274,11 @@ def _cell(text: str) -> str:
 
 
 def _per_class(h: _Head) -> list[str]:
-    precision, recall, f1, support = precision_recall_fscore_support(
-        h.gold, h.pred, labels=h.classes, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(h.gold, h.pred, labels=h.classes, zero_division=0)
     predicted = Counter(h.pred)
-    rows = sorted(
-        (i for i, name in enumerate(h.classes) if support[i] or predicted[name]), key=lambda i: -support[i]
-    )
+    rows = sorted((i for i, name in enumerate(h.classes) if support[i] or predicted[name]), key=lambda i: -support[i])
     lines = ["| Label | Support | Precision | Recall | F1 |", "|---|---:|---:|---:|---:|"]
-    lines += [
-        f"| {h.classes[i]} | {support[i]} | {precision[i]:.3f} | {recall[i]:.3f} | {f1[i]:.3f} |"
-        for i in rows
-    ]
+    lines += [f"| {h.classes[i]} | {support[i]} | {precision[i]:.3f} | {recall[i]:.3f} | {f1[i]:.3f} |" for i in rows]
     return lines
 
 

@@ -114,9 +114,7 @@ def train_bundle(
     examples = data.examples
     main = "lead" if "lead" in data.heads else "topic"
     strata = [str(getattr(e, main) or "") for e in examples]
-    val_idx, test_idx, train_idx = stratified_split(
-        strata, (config.val_fraction, config.test_fraction), config.seed
-    )
+    val_idx, test_idx, train_idx = stratified_split(strata, (config.val_fraction, config.test_fraction), config.seed)
     train = [examples[i] for i in train_idx]
     val, test = [examples[i] for i in val_idx], [examples[i] for i in test_idx]
     if taxonomy is not None and config.use_duties and "lead" in data.heads:
@@ -128,6 +126,7 @@ def train_bundle(
     components: list[Component] = []
     text: TextConfig | None = None
     history: list[dict[str, float]] = []
+    model = None
     threads = config.threads or len(os.sched_getaffinity(0))
 
     baseline_wanted = config.model_type == "baseline" or config.ensemble
@@ -137,7 +136,8 @@ def train_bundle(
     if config.model_type == "transformer":
         if not config.base_model:
             raise ValueError("a transformer needs --base-model (a local directory or a hub id)")
-        from training.transformer import FitConfig, export_onnx, fine_tune, save_tokenizer
+        from training.export import save_training_state, write_onnx
+        from training.transformer import FitConfig, fine_tune, save_tokenizer
 
         tokenizer_file = save_tokenizer(config.base_model, work)
         text = TextConfig(
@@ -157,7 +157,8 @@ def train_bundle(
             threads=threads,
         )
         model, history = fine_tune(config.base_model, tokenizer, train, val, data.heads, data.labels, fit)
-        export_onnx(model, work, text)
+        save_training_state(model, val, work)
+        write_onnx(model, work / "encoder.onnx", text)
         components.insert(0, "transformer")
 
     trained_at = time.perf_counter()
@@ -168,14 +169,10 @@ def train_bundle(
     if "transformer" in components and text is not None:
         from model.encoder import TransformerScorer
 
-        scorer = TransformerScorer(
-            work, WindowTokenizer(work / "tokenizer.json", text), "encoder.onnx", threads
-        )
+        scorer = TransformerScorer(work, WindowTokenizer(work / "tokenizer.json", text), "encoder.onnx", threads)
         logits["transformer"] = scorer.logits(val_texts)
     heads = _calibrate_heads(data, val, logits, config.ensemble)
-    if config.model_type == "transformer" and all(
-        h.weights.get("baseline", 0.0) == 0.0 for h in heads.values()
-    ):
+    if config.model_type == "transformer" and all(h.weights.get("baseline", 0.0) == 0.0 for h in heads.values()):
         shutil.rmtree(work / "baseline", ignore_errors=True)
         components = ["transformer"]
         for spec in heads.values():
@@ -193,9 +190,7 @@ def train_bundle(
         routing=routing,
         text=text,
         encoder_file="encoder.onnx" if text is not None else None,
-        taxonomy=TaxonomyInfo(
-            city=taxonomy.city, version=taxonomy.version, fingerprint=taxonomy.fingerprint()
-        )
+        taxonomy=TaxonomyInfo(city=taxonomy.city, version=taxonomy.version, fingerprint=taxonomy.fingerprint())
         if taxonomy
         else None,
         training_data=DataInfo(
@@ -228,6 +223,10 @@ def train_bundle(
             manifest.routing.lead_threshold = threshold
             manifest.routing.validation_precision = None if np.isnan(precision) else precision
             manifest.routing.validation_coverage = coverage
+    if model is not None:
+        from training.export import record_export
+
+        record_export(work, manifest, model, "fp32")
     if test:
         evaluation = Evaluation(
             examples=test,
@@ -236,9 +235,7 @@ def train_bundle(
             routing=manifest.routing,
             co_threshold=manifest.co_threshold(),
         )
-        manifest.metrics = write_evaluation(
-            work / "evaluation", evaluation, f"Held-out test split of {data.path}"
-        )
+        manifest.metrics = write_evaluation(work / "evaluation", evaluation, f"Held-out test split of {data.path}")
     write_manifest(work, manifest)
     if out.exists():
         shutil.rmtree(out)

@@ -2,7 +2,7 @@
 
 Each proposal becomes one or more windows (model.text); the encoder mean-pools every window (as E5 was
 trained), the windows of a proposal are averaged, and the heads read that vector. The export holds only
-the encoder and pooling; the small linear heads go to `heads.npz` so serving applies them in numpy.
+the encoder and pooling (training/export.py); the linear heads go to `heads.npz` for numpy.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from model.text import TextConfig, WindowTokenizer
+from model.text import WindowTokenizer
 from training.data import Example
 
 IGNORE = -100
@@ -65,18 +64,7 @@ class ProposalModel(nn.Module):
         return {name: head(pooled) for name, head in self.heads.items()}
 
 
-class _PooledEncoder(nn.Module):
-    """What goes into ONNX: windows in, one mean-pooled vector per window out."""
-
-    def __init__(self, model: ProposalModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model.pooled(input_ids, attention_mask)
-
-
-def _collate(batch: list[list[list[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def collate(batch: list[list[list[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     windows = [w for doc in batch for w in doc]
     doc_index = torch.tensor([d for d, doc in enumerate(batch) for _ in doc])
     longest = max(len(w) for w in windows)
@@ -101,9 +89,7 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
     return batches
 
 
-def _targets(
-    examples: list[Example], heads: list[str], labels: dict[str, list[str]]
-) -> dict[str, torch.Tensor]:
+def _targets(examples: list[Example], heads: list[str], labels: dict[str, list[str]]) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
     for head in heads:
         if head == "co":
@@ -158,7 +144,7 @@ def _embed(model: ProposalModel, windows: list[list[list[int]]], pad: int) -> to
     out = []
     with torch.inference_mode():
         for start in range(0, len(windows), 32):
-            ids, mask, doc = _collate(windows[start : start + 32], pad)
+            ids, mask, doc = collate(windows[start : start + 32], pad)
             vectors = model.pooled(ids, mask)
             n = len(windows[start : start + 32])
             docs = torch.zeros(n, vectors.shape[1]).index_add_(0, doc, vectors)
@@ -167,9 +153,7 @@ def _embed(model: ProposalModel, windows: list[list[list[int]]], pad: int) -> to
     return torch.cat(out)
 
 
-def _prototype_init(
-    model: ProposalModel, docs: torch.Tensor, targets: dict[str, torch.Tensor], scale: float
-) -> None:
+def _prototype_init(model: ProposalModel, docs: torch.Tensor, targets: dict[str, torch.Tensor], scale: float) -> None:
     """Start each softmax head as a nearest-centroid classifier on the pretrained embeddings.
 
     With a dozen examples per department a randomly initialised head needs many epochs before the
@@ -192,14 +176,12 @@ def _prototype_init(
             layer.bias.copy_(-(layer.weight @ centre))
 
 
-def _accuracy(
-    model: ProposalModel, windows: list[list[list[int]]], y: torch.Tensor, head: str, pad: int
-) -> float:
+def _accuracy(model: ProposalModel, windows: list[list[list[int]]], y: torch.Tensor, head: str, pad: int) -> float:
     model.eval()
     hits = 0
     with torch.inference_mode():
         for start in range(0, len(windows), 32):
-            ids, mask, doc = _collate(windows[start : start + 32], pad)
+            ids, mask, doc = collate(windows[start : start + 32], pad)
             z = model(ids, mask, doc, len(windows[start : start + 32]))[head]
             gold = y[start : start + 32]
             known = gold != IGNORE
@@ -246,7 +228,7 @@ def fine_tune(
         for epoch in range(cfg.epochs):
             running = 0.0
             for batch in _batches(lengths, cfg.batch_size, rng):
-                ids, mask, doc = _collate([train_windows[i] for i in batch], pad)
+                ids, mask, doc = collate([train_windows[i] for i in batch], pad)
                 logits = model(ids, mask, doc, len(batch))
                 loss = _loss(logits, {h: y[batch] for h, y in train_y.items()})
                 optimizer.zero_grad()
@@ -258,9 +240,7 @@ def fine_tune(
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
             score = _accuracy(model, val_windows, val_y[main], main, pad) if val else float(epoch)
-            history.append(
-                {"epoch": epoch + 1, "loss": running / steps_per_epoch, f"val_{main}_accuracy": score}
-            )
+            history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch, f"val_{main}_accuracy": score})
             if score > best[0]:
                 best = (score, copy.deepcopy(model.state_dict()))
     if best[1] is not None:
@@ -280,32 +260,3 @@ def save_tokenizer(base_model: str, directory: Path) -> Path:
 
         AutoTokenizer.from_pretrained(base_model).backend_tokenizer.save(str(target))
     return target
-
-
-def export_onnx(model: ProposalModel, directory: Path, text: TextConfig, file: str = "encoder.onnx") -> None:
-    """The encoder + pooling as ONNX with dynamic batch and length; the heads as numpy arrays."""
-    model.eval()
-    wrapper = _PooledEncoder(model).eval()
-    ids = torch.full((2, 16), text.pad_id, dtype=torch.long)
-    ids[:, 0], ids[:, 1:8], ids[:, 8] = text.cls_id, 5, text.sep_id
-    mask = (ids != text.pad_id).long()
-    with torch.inference_mode():
-        torch.onnx.export(
-            wrapper,
-            (ids, mask),
-            str(directory / file),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["pooled"],
-            dynamic_axes={
-                "input_ids": {0: "windows", 1: "tokens"},
-                "attention_mask": {0: "windows", 1: "tokens"},
-            },
-            opset_version=17,
-            dynamo=False,
-        )
-    arrays: dict[str, np.ndarray] = {}
-    for name, head in model.heads.items():
-        assert isinstance(head, nn.Linear)
-        arrays[f"weight_{name}"] = head.weight.detach().double().numpy()
-        arrays[f"bias_{name}"] = head.bias.detach().double().numpy()
-    np.savez(directory / "heads.npz", allow_pickle=False, **arrays)

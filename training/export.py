@@ -1,0 +1,195 @@
+"""From the fine-tuned torch model to the ONNX encoders that serving runs, checked for parity first.
+
+A transformer bundle keeps its torch weights (`torch/`) and its validation split (`validation.jsonl`) so
+that an export, at training time or later with `proposal-router export`, can be compared with the model
+it came from: the same texts through torch and through onnxruntime, the same calibration and policy.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.calibration import Array
+from model.errors import BundleError
+from model.manifest import BundleManifest, ExportInfo, Parity, load_manifest, write_manifest
+from model.policy import review_reason
+from model.router import Router, combine, rank
+from model.text import TextConfig, WindowTokenizer
+from model.tfidf import TfidfScorer
+from training.data import Example
+from training.transformer import ProposalModel, collate
+
+Precision = Literal["fp32", "int8"]
+TORCH_DIR = "torch"
+VALIDATION = "validation.jsonl"
+ENCODER_FILES: dict[Precision, str] = {"fp32": "encoder.onnx", "int8": "encoder.int8.onnx"}
+PARITY_BARS: dict[Precision, float] = {"fp32": 0.995, "int8": 0.99}
+
+
+def save_training_state(model: ProposalModel, validation: list[Example], directory: Path) -> None:
+    """Heads as numpy (what serving reads), encoder weights and validation texts (what export checks)."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, head in model.heads.items():
+        assert isinstance(head, nn.Linear)
+        arrays[f"weight_{name}"] = head.weight.detach().double().numpy()
+        arrays[f"bias_{name}"] = head.bias.detach().double().numpy()
+    np.savez(directory / "heads.npz", allow_pickle=False, **arrays)
+    model.encoder.save_pretrained(directory / TORCH_DIR)
+    with (directory / VALIDATION).open("w", encoding="utf-8") as fh:
+        for e in validation:
+            row = {"id": e.id, "text": e.text, "topic": e.topic, "lead": e.lead, "co": e.co}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def load_validation(directory: Path) -> list[Example]:
+    path = directory / VALIDATION
+    if not path.is_file():
+        return []
+    return [Example(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def load_torch_model(directory: Path, manifest: BundleManifest) -> ProposalModel:
+    if not (directory / TORCH_DIR / "config.json").is_file():
+        raise BundleError(f"{directory}: no torch weights ({TORCH_DIR}/); retrain the bundle to export it again")
+    model = ProposalModel(str(directory / TORCH_DIR), {h: len(s.labels) for h, s in manifest.heads.items()}, 0.0)
+    with np.load(directory / "heads.npz") as heads:
+        for name, layer in model.heads.items():
+            assert isinstance(layer, nn.Linear)
+            layer.weight.data = torch.from_numpy(heads[f"weight_{name}"]).float()
+            layer.bias.data = torch.from_numpy(heads[f"bias_{name}"]).float()
+    return model.eval()
+
+
+class _PooledEncoder(nn.Module):
+    """What goes into ONNX: windows in, one mean-pooled vector per window out."""
+
+    def __init__(self, model: ProposalModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model.pooled(input_ids, attention_mask)
+
+
+def write_onnx(model: ProposalModel, path: Path, text: TextConfig) -> None:
+    """The encoder + pooling as ONNX (opset 17) with dynamic window count and length."""
+    ids = torch.full((2, 16), text.pad_id, dtype=torch.long)
+    ids[:, 0], ids[:, 1:8], ids[:, 8] = text.cls_id, 5, text.sep_id
+    mask = (ids != text.pad_id).long()
+    dynamic = {0: "windows", 1: "tokens"}
+    wrapper = _PooledEncoder(model).eval()  # export restores the wrapper's mode afterwards: make it eval
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on SDPA's shape checks do not apply here
+        torch.onnx.export(
+            wrapper,
+            (ids, mask),
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["pooled"],
+            dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8 quantisation of the weights (activations quantised at run time)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+
+
+def torch_logits(model: ProposalModel, tokenizer: WindowTokenizer, texts: list[str]) -> dict[str, Array]:
+    out: dict[str, list[np.ndarray]] = {}
+    model.eval()
+    windows = tokenizer.windows(texts)
+    with torch.inference_mode():
+        for start in range(0, len(texts), 32):
+            part = windows[start : start + 32]
+            ids, mask, doc = collate(part, tokenizer.config.pad_id)
+            for head, z in model(ids, mask, doc, len(part)).items():
+                out.setdefault(head, []).append(z.double().numpy())
+    return {head: np.vstack(parts) for head, parts in out.items()}
+
+
+def _decisions(manifest: BundleManifest, texts: list[str], probs: dict[str, Array]) -> list[bool]:
+    if "lead" not in manifest.heads:
+        return [False] * len(texts)
+    labels = manifest.heads["lead"].labels
+    return [
+        review_reason(manifest.routing, t, rank(labels, p, 3)) is None
+        for t, p in zip(texts, probs["lead"], strict=True)
+    ]
+
+
+def check_parity(
+    directory: Path, manifest: BundleManifest, model: ProposalModel, precision: Precision, texts: list[str]
+) -> Parity:
+    """Torch vs the ONNX encoder: calibrated probabilities and decisions through the same heads and policy."""
+    assert manifest.text is not None
+    tokenizer = WindowTokenizer(directory / "tokenizer.json", manifest.text)
+    components = {"transformer": torch_logits(model, tokenizer, texts)}
+    if "baseline" in manifest.components:
+        components["baseline"] = TfidfScorer(directory / "baseline").logits(texts)
+    expected = {h: combine(s, components, h) for h, s in manifest.heads.items()}
+    router = Router(directory, encoder_file=ENCODER_FILES[precision], verify=False)
+    router.manifest = manifest  # the in-memory one: during training the file on disk is not final yet
+    served = router.probabilities(texts)
+    main = "lead" if "lead" in manifest.heads else "topic"
+    diff = max(float(np.abs(served[h] - expected[h]).max()) for h in expected) if texts else 0.0
+    same_top = np.mean(served[main].argmax(1) == expected[main].argmax(1)) if texts else 1.0
+    same_decision = (
+        np.mean(np.array(_decisions(manifest, texts, served)) == np.array(_decisions(manifest, texts, expected)))
+        if texts
+        else 1.0
+    )
+    bar = PARITY_BARS[precision]
+    return Parity(
+        rows=len(texts),
+        max_abs_diff=diff,
+        lead_agreement=float(same_top),
+        decision_agreement=float(same_decision),
+        bar=bar,
+        passed=bool(same_top >= bar),
+    )
+
+
+def record_export(directory: Path, manifest: BundleManifest, model: ProposalModel, precision: Precision) -> ExportInfo:
+    """Check an encoder file already written into the bundle and record it; refuse it below the bar."""
+    texts = [e.text for e in load_validation(directory)]
+    parity = check_parity(directory, manifest, model, precision, texts)
+    if not parity.passed:
+        raise BundleError(
+            f"{directory / ENCODER_FILES[precision]}: {precision} export agrees with torch on "
+            f"{parity.lead_agreement:.1%} of {parity.rows} validation proposals, below the bar of {parity.bar:.1%}"
+        )
+    info = ExportInfo(file=ENCODER_FILES[precision], precision=precision, created_at=datetime.now(UTC), parity=parity)
+    manifest.exports[precision] = info
+    return info
+
+
+def export_bundle(directory: Path, quantize: bool, serve: Precision | None = None) -> BundleManifest:
+    """`proposal-router export`: re-export fp32, optionally int8, check both, record them in the manifest."""
+    manifest = load_manifest(directory)
+    if manifest.model_type != "transformer" or manifest.text is None:
+        raise BundleError(f"{directory}: a {manifest.model_type} bundle needs no export; it is served as it is")
+    model = load_torch_model(directory, manifest)
+    write_onnx(model, directory / ENCODER_FILES["fp32"], manifest.text)
+    record_export(directory, manifest, model, "fp32")
+    if quantize:
+        quantize_int8(directory / ENCODER_FILES["fp32"], directory / ENCODER_FILES["int8"])
+        record_export(directory, manifest, model, "int8")
+    chosen = serve or ("int8" if quantize else "fp32")
+    if chosen not in manifest.exports:
+        raise BundleError(f"{directory}: cannot serve {chosen}: it was not exported (use --quantize int8)")
+    manifest.encoder_file = ENCODER_FILES[chosen]
+    write_manifest(directory, manifest)
+    return manifest
