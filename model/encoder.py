@@ -76,6 +76,12 @@ class TransformerScorer:
                 for key in heads.files
                 if key.startswith("weight_")
             }
+        for name, (weight, _) in self.heads.items():
+            if weight.shape[1] != self.encoder.hidden_size:
+                raise BundleError(
+                    f"{directory / encoder_file}: encoder gives {self.encoder.hidden_size}-dimensional vectors but "
+                    f"head {name!r} expects {weight.shape[1]}: the ONNX file belongs to another model"
+                )
 
     def embeddings(self, texts: list[str]) -> Array:
         per_doc = self.tokenizer.windows(texts)

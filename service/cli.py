@@ -158,6 +158,20 @@ def _predict(args: argparse.Namespace, settings: Settings) -> None:
     print(result.model_dump_json(indent=2))
 
 
+def _export(args: argparse.Namespace, settings: Settings) -> None:
+    from training.export import export_bundle
+
+    manifest = export_bundle(Path(args.model), quantize=args.quantize == "int8", serve=args.serve)
+    for precision, info in manifest.exports.items():
+        parity = info.parity
+        if parity is not None:
+            print(
+                f"{precision}: {info.file}  identical lead {parity.lead_agreement:.2%}, identical decisions "
+                f"{parity.decision_agreement:.2%}, max |Δp| {parity.max_abs_diff:.2e} on {parity.rows} proposals"
+            )
+    print(f"serving {manifest.encoder_file}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proposal-router", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--batch-size", type=int)
     route.add_argument("--threads", type=int)
 
+    export = commands.add_parser("export", help="export the transformer to ONNX (fp32, int8) with a parity check")
+    export.add_argument("--model", required=True)
+    export.add_argument("--quantize", choices=["int8"], help="also write an int8 encoder (onnxruntime dynamic)")
+    export.add_argument("--serve", choices=["fp32", "int8"], help="encoder to serve (default: the last exported)")
+
     predict = commands.add_parser("predict", help="route one proposal and print JSON")
     predict.add_argument("--model", required=True)
     predict.add_argument("text", nargs="?", help="proposal text (default: read stdin)")
@@ -200,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-HANDLERS = {"train": _train, "evaluate": _evaluate, "route": _route, "predict": _predict}
+HANDLERS = {"train": _train, "evaluate": _evaluate, "route": _route, "predict": _predict, "export": _export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

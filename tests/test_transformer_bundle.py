@@ -18,6 +18,7 @@ from model.records import ColumnMap
 from model.router import Router
 from model.schemas import Proposal
 from model.text import TextConfig, WindowTokenizer, special_ids
+from service.cli import main
 from tests.conftest import make_rows, write_csv
 from training.data import load_labelled
 from training.export import save_training_state, write_onnx
@@ -143,3 +144,43 @@ def test_other_schema_version_is_refused(tiny_bundle: Path, tmp_path: Path) -> N
     (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(BundleError, match="schema version 99, this release reads version 1"):
         Router(bundle)
+
+
+def test_export_int8_checks_parity_and_serves_it(tiny_bundle: Path, tmp_path: Path) -> None:
+    bundle = _copy(tiny_bundle, tmp_path)
+    assert main(["export", "--model", str(bundle), "--quantize", "int8"]) == 0
+    manifest = load_manifest(bundle)
+    assert set(manifest.exports) == {"fp32", "int8"} and manifest.encoder_file == "encoder.int8.onnx"
+    for info in manifest.exports.values():
+        assert info.parity is not None and info.parity.passed and info.parity.rows > 0
+        assert info.parity.lead_agreement >= info.parity.bar
+    assert (bundle / "encoder.int8.onnx").stat().st_size < (bundle / "encoder.onnx").stat().st_size
+    (result,) = Router(bundle).route([Proposal(title="关于公交线路的提案", body="建议增加公交线路和站台")])
+    assert result.lead_department is not None
+    assert main(["export", "--model", str(bundle), "--serve", "fp32"]) == 0
+    assert load_manifest(bundle).encoder_file == "encoder.onnx"
+
+
+def test_onnx_of_another_model_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
+    from transformers import BertConfig, BertModel
+
+    from model.manifest import write_manifest
+    from training.transformer import ProposalModel
+
+    bundle = _copy(tiny_bundle, tmp_path)
+    other = tmp_path / "other"
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    BertModel(config, add_pooling_layer=False).save_pretrained(other)
+    manifest = load_manifest(bundle)
+    assert manifest.text is not None
+    write_onnx(ProposalModel(str(other), {"lead": 3}, 0.0), bundle / "encoder.onnx", manifest.text)
+    write_manifest(bundle, manifest)  # as if someone re-hashed a wrongly copied file
+    with pytest.raises(BundleError, match=r"16-dimensional vectors but head .* expects 32: the ONNX file belongs"):
+        Router(bundle)
+
+
+def test_baseline_needs_no_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_csv(tmp_path / "t.csv", make_rows(5))
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "b"), "--model-type", "baseline"]) == 0
+    assert main(["export", "--model", str(tmp_path / "b")]) == 2
+    assert "baseline bundle needs no export" in capsys.readouterr().err
