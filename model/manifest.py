@@ -17,6 +17,8 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 Component = Literal["transformer", "baseline"]
 HeadName = Literal["topic", "lead", "co"]
+Precision = Literal["fp32", "int8"]
+ENCODER_FILES: dict[Precision, str] = {"fp32": "encoder.onnx", "int8": "encoder.int8.onnx"}
 
 
 class HeadSpec(BaseModel):
@@ -64,7 +66,7 @@ class Parity(BaseModel):
 
 class ExportInfo(BaseModel):
     file: str
-    precision: Literal["fp32", "int8"]
+    precision: Precision
     created_at: datetime
     parity: Parity | None = None
 

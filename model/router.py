@@ -11,7 +11,7 @@ import numpy as np
 from model.calibration import Array, sigmoid, softmax
 from model.encoder import TransformerScorer
 from model.errors import BundleError
-from model.manifest import BundleManifest, HeadSpec, load_manifest
+from model.manifest import ENCODER_FILES, BundleManifest, HeadSpec, Precision, load_manifest
 from model.policy import review_reason
 from model.schemas import Candidate, Proposal, RoutingResult
 from model.text import WindowTokenizer
@@ -54,8 +54,14 @@ class Router:
     """Predict topic, lead and co-departments with calibrated confidence, then apply the routing policy."""
 
     def __init__(
-        self, directory: str | Path, threads: int | None = None, encoder_file: str | None = None, verify: bool = True
+        self,
+        directory: str | Path,
+        threads: int | None = None,
+        encoder_file: str | None = None,
+        verify: bool = True,
+        precision: Precision | None = None,
     ) -> None:
+        """`precision` picks an exported encoder (fp32/int8); by default the one the manifest serves."""
         self.directory = Path(directory)
         self.manifest: BundleManifest = load_manifest(self.directory, verify_files=verify)
         self.scorers: dict[str, Scorer] = {}
@@ -63,7 +69,10 @@ class Router:
             self.scorers["baseline"] = TfidfScorer(self.directory / "baseline")
         if "transformer" in self.manifest.components:
             text = self.manifest.text
-            encoder = encoder_file or self.manifest.encoder_file
+            if precision is not None and precision not in self.manifest.exports:
+                exported = ", ".join(self.manifest.exports) or "none"
+                raise BundleError(f"{self.directory}: no {precision} encoder (exported: {exported}); run export first")
+            encoder = encoder_file or (ENCODER_FILES[precision] if precision else self.manifest.encoder_file)
             if text is None or encoder is None:
                 raise BundleError(f"{self.directory}: transformer bundle without text settings or encoder file")
             tokenizer = WindowTokenizer(self.directory / "tokenizer.json", text)

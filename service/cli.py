@@ -94,7 +94,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
     from training.data import load_labelled
     from training.evaluate import Evaluation, write_evaluation
 
-    router = Router(args.model, threads=args.threads or settings.threads)
+    router = Router(args.model, threads=args.threads or settings.threads, precision=args.encoder)
     data = load_labelled(args.data, _columns(args), _taxonomy(args, settings), args.sheet)
     _report(data.warnings)
     heads = router.manifest.heads
@@ -118,7 +118,7 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
     from model.tables import read_table, write_table
     from service.output import RESULT_COLUMNS, result_row
 
-    router = Router(args.model, threads=args.threads or settings.threads)
+    router = Router(args.model, threads=args.threads or settings.threads, precision=args.encoder)
     table = read_table(args.input, args.sheet)
     rows, issues = read_proposals(table, _columns(args))
     output = Path(args.output)
@@ -153,7 +153,7 @@ def _predict(args: argparse.Namespace, settings: Settings) -> None:
     text = args.text if args.text is not None else sys.stdin.read()
     if not text.strip() and not (args.title or "").strip():
         raise DataError(RowIssue("<input>", None, None, "empty text: give the proposal as an argument or on stdin"))
-    router = Router(args.model, threads=args.threads or settings.threads)
+    router = Router(args.model, threads=args.threads or settings.threads, precision=args.encoder)
     (result,) = router.route([Proposal(title=args.title or "", body=text)])
     print(result.model_dump_json(indent=2))
 
@@ -197,14 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True)
     evaluate.add_argument("--data", required=True)
     evaluate.add_argument("--out", required=True, help="directory for metrics.json, report.md and plots")
-    evaluate.add_argument("--threads", type=int)
+    evaluate.add_argument("--threads", type=int, help="inference threads (default: all cores)")
+    evaluate.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
 
     route = commands.add_parser("route", parents=[columns], help="route a file of proposals")
     route.add_argument("--model", required=True)
     route.add_argument("--input", required=True)
     route.add_argument("--output", required=True, help="CSV, XLSX or JSONL (by extension)")
     route.add_argument("--batch-size", type=int)
-    route.add_argument("--threads", type=int)
+    route.add_argument("--threads", type=int, help="inference threads (default: all cores)")
+    route.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
 
     export = commands.add_parser("export", help="export the transformer to ONNX (fp32, int8) with a parity check")
     export.add_argument("--model", required=True)
@@ -215,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True)
     predict.add_argument("text", nargs="?", help="proposal text (default: read stdin)")
     predict.add_argument("--title", help="proposal title")
-    predict.add_argument("--threads", type=int)
+    predict.add_argument("--threads", type=int, help="inference threads (default: all cores)")
+    predict.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
     return parser
 
 

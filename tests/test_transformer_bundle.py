@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from model.encoder import TransformerScorer
 from model.errors import BundleError
 from model.manifest import load_manifest
 from model.records import ColumnMap
@@ -87,8 +88,6 @@ def test_onnx_matches_torch(tiny_bert: Path, tmp_path: Path) -> None:
     model, _ = fine_tune(str(tiny_bert), tokenizer, data.examples, [], data.heads, data.labels, FitConfig(epochs=1))
     save_training_state(model, [], tmp_path)
     write_onnx(model, tmp_path / "encoder.onnx", text)
-    from model.encoder import TransformerScorer
-
     texts = [e.text for e in data.examples]
     served = TransformerScorer(tmp_path, tokenizer, "encoder.onnx", threads=1).logits(texts)
     with torch.inference_mode():
@@ -159,6 +158,26 @@ def test_export_int8_checks_parity_and_serves_it(tiny_bundle: Path, tmp_path: Pa
     assert result.lead_department is not None
     assert main(["export", "--model", str(bundle), "--serve", "fp32"]) == 0
     assert load_manifest(bundle).encoder_file == "encoder.onnx"
+    int8 = Router(bundle, precision="int8").scorers["transformer"]
+    assert isinstance(int8, TransformerScorer) and int8.encoder.session._model_path.endswith("encoder.int8.onnx")
+
+
+def test_an_encoder_not_exported_is_a_clear_error(tiny_bundle: Path) -> None:
+    with pytest.raises(BundleError, match=r"no int8 encoder \(exported: fp32\); run export first"):
+        Router(tiny_bundle, precision="int8")
+
+
+def test_length_sorted_batching_does_not_change_results(tiny_bundle: Path) -> None:
+    scorer = Router(tiny_bundle, threads=1).scorers["transformer"]
+    assert isinstance(scorer, TransformerScorer)
+    windows = [
+        w
+        for doc in scorer.tokenizer.windows([r["body"] * (i % 4 + 1) for i, r in enumerate(make_rows(3))])
+        for w in doc
+    ]
+    one_by_one = scorer.encoder.embed(windows, scorer.tokenizer.config.pad_id, batch_tokens=1)
+    batched = scorer.encoder.embed(windows, scorer.tokenizer.config.pad_id, batch_tokens=100_000)
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
 
 
 def test_onnx_of_another_model_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import json
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -19,7 +18,15 @@ from torch import nn
 
 from model.calibration import Array
 from model.errors import BundleError
-from model.manifest import BundleManifest, ExportInfo, Parity, load_manifest, write_manifest
+from model.manifest import (
+    ENCODER_FILES,
+    BundleManifest,
+    ExportInfo,
+    Parity,
+    Precision,
+    load_manifest,
+    write_manifest,
+)
 from model.policy import review_reason
 from model.router import Router, combine, rank
 from model.text import TextConfig, WindowTokenizer
@@ -27,10 +34,8 @@ from model.tfidf import TfidfScorer
 from training.data import Example
 from training.transformer import ProposalModel, collate
 
-Precision = Literal["fp32", "int8"]
 TORCH_DIR = "torch"
 VALIDATION = "validation.jsonl"
-ENCODER_FILES: dict[Precision, str] = {"fp32": "encoder.onnx", "int8": "encoder.int8.onnx"}
 PARITY_BARS: dict[Precision, float] = {"fp32": 0.995, "int8": 0.99}
 
 
