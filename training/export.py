@@ -106,10 +106,30 @@ def write_onnx(model: ProposalModel, path: Path, text: TextConfig) -> None:
 
 
 def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantisation of the weights (activations quantised at run time)."""
+    """Dynamic int8 quantisation of the encoder's matrix multiplies, per output channel.
+
+    Measured on a demo bundle (me5-small-zh-l4, 54 validation proposals, identical lead departments vs
+    torch): onnxruntime's defaults 0.74; per-channel 0.93; MatMul only (embeddings kept fp32) 0.94; and
+    also keeping each layer's FFN output projection in fp32 0.98. That projection reads the GELU outputs,
+    whose outliers a per-tensor activation scale cannot represent.
+    """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    graph = onnx.load(str(source), load_external_data=False).graph
+    ffn_out = [
+        n.name
+        for n in graph.node
+        if n.op_type == "MatMul" and n.name.endswith("/output/dense/MatMul") and "attention" not in n.name
+    ]
+    quantize_dynamic(
+        str(source),
+        str(target),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],
+        nodes_to_exclude=ffn_out,
+    )
 
 
 def torch_logits(model: ProposalModel, tokenizer: WindowTokenizer, texts: list[str]) -> dict[str, Array]:
