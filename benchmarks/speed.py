@@ -1,0 +1,256 @@
+"""Speed benchmark: the usual transformers pipeline vs our torch-free runtime (ONNX fp32 and int8).
+
+    python benchmarks/speed.py [--models me5-small-zh-l4 me5-small-zh] [--short 2000] [--long 1000]
+
+For each encoder it fine-tunes a bundle on the demo proposals (or uses `--bundle MODEL=DIR`), exports int8,
+then measures in a fresh subprocess per method (so peak memory is that method's own):
+1. `pipeline("text-classification")` over the same fine-tuned torch encoder (truncation at 512 tokens),
+2. our `Router` with the fp32 ONNX encoder, 3. with the int8 encoder,
+on (a) THUCNews test headlines and (b) long real texts of 300–3,000 characters (citizen messages from
+attachment3 and the demo proposals). It reports proposals per second (batch), p50/p99 latency of one
+proposal at a time, peak memory, the work per proposal (encoder FLOPs from the model's shape and the tokens
+actually processed) against a float32 matrix-multiply measured on the same cores, and the accuracy change
+of int8 on the demo intake. Results: benchmarks/results/speed.json and the table in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+RESULTS = REPO / "benchmarks" / "results" / "speed.json"
+README = REPO / "benchmarks" / "README.md"
+SINGLE_CALLS = 200
+
+
+def short_texts(shared: Path, n: int) -> list[str]:
+    with (shared / "data" / "thucnews_title10" / "test.csv").open(encoding="utf-8") as fh:
+        return [row["title"] for row in csv.DictReader(fh)][:n]
+
+
+def long_texts(shared: Path, n: int) -> list[str]:
+    texts = []
+    with (shared / "data" / "tipdm2020_c_messages" / "attachment3_unlabeled_raw.csv").open(encoding="utf-8") as fh:
+        texts += [f"{r['title']}\n{r['text']}" for r in csv.DictReader(fh)]
+    with (REPO / "data" / "demo" / "train.csv").open(encoding="utf-8") as fh:
+        texts += [f"{r['title']}\n{r['body']}" for r in csv.DictReader(fh)]
+    picked = [t for t in texts if 300 <= len(t) <= 3000]
+    rng = np.random.default_rng(0)
+    return [picked[i] for i in rng.permutation(len(picked))[:n]]
+
+
+def encoder_flops(config: dict[str, Any], window_lengths: list[int]) -> float:
+    """Forward FLOPs of a BERT encoder: 2·n·(4h² + 2hf) for the dense layers and 4·n²·h for attention."""
+    h, f, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    return float(sum(layers * (2 * n * (4 * h * h + 2 * h * f) + 4 * n * n * h) for n in window_lengths))
+
+
+def matmul_gflops(threads: int) -> float:
+    """What the cores reach on a float32 matrix multiply: the practical ceiling for this encoder."""
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    a @ a
+    start = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    return 5 * 2 * 2048**3 / (time.perf_counter() - start) / 1e9
+
+
+def _timings(call: Any, texts: list[str], batch: Any) -> dict[str, float]:
+    start = time.perf_counter()
+    batch(texts)
+    throughput = len(texts) / (time.perf_counter() - start)
+    single = []
+    for text in texts[:SINGLE_CALLS]:
+        t = time.perf_counter()
+        call(text)
+        single.append(1000 * (time.perf_counter() - t))
+    return {
+        "per_second": throughput,
+        "p50_ms": float(np.percentile(single, 50)),
+        "p99_ms": float(np.percentile(single, 99)),
+    }
+
+
+def worker(method: str, bundle: Path, texts_file: Path, threads: int) -> dict[str, Any]:
+    texts = json.loads(texts_file.read_text(encoding="utf-8"))
+    if method == "pipeline":
+        import torch
+        from transformers import BertForSequenceClassification, PreTrainedTokenizerFast, pipeline
+
+        torch.set_num_threads(threads)
+        manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+        labels = manifest["heads"]["lead"]["labels"]
+        model = BertForSequenceClassification.from_pretrained(bundle / "torch", num_labels=len(labels)).eval()
+        tokenizer = PreTrainedTokenizerFast(
+            tokenizer_file=str(bundle / "tokenizer.json"),
+            bos_token="<s>",
+            eos_token="</s>",
+            cls_token="<s>",
+            sep_token="</s>",
+            pad_token="<pad>",
+            unk_token="<unk>",
+            model_max_length=512,
+        )
+        classify = pipeline("text-classification", model=model, tokenizer=tokenizer, device=-1)
+        lengths = [min(len(tokenizer(t)["input_ids"]), 512) for t in texts]
+        result = _timings(
+            lambda t: classify(t, truncation=True),
+            texts,
+            lambda ts: classify(ts, batch_size=16, truncation=True),
+        )
+    else:
+        from model.router import Router
+        from model.schemas import Proposal
+
+        encoder = "encoder.onnx" if method == "onnx-fp32" else "encoder.int8.onnx"
+        router = Router(bundle, threads=threads, encoder_file=encoder)
+        tokenizer = router.scorers["transformer"].tokenizer  # type: ignore[attr-defined]
+        lengths = [len(w) for doc in tokenizer.windows(texts) for w in doc]
+        result = _timings(
+            lambda t: router.route([Proposal(body=t)]),
+            texts,
+            lambda ts: router.route([Proposal(body=t) for t in ts]),
+        )
+        assert "torch" not in sys.modules
+    config = json.loads((bundle / "torch" / "config.json").read_text(encoding="utf-8"))
+    flops = encoder_flops(config, lengths)
+    result.update(
+        tokens_per_text=sum(lengths) / len(texts),
+        gflop_per_text=flops / len(texts) / 1e9,
+        achieved_gflops=flops / len(texts) * result["per_second"] / 1e9,
+        peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+    return result
+
+
+def prepare_bundle(model: str, shared: Path, out: Path, epochs: int) -> Path:
+    from model.records import ColumnMap
+    from model.taxonomy import load_taxonomy
+    from training.data import load_labelled
+    from training.export import export_bundle
+    from training.pipeline import TrainConfig, train_bundle
+
+    taxonomy = load_taxonomy(REPO / "data" / "taxonomy.yaml")
+    data = load_labelled(REPO / "data" / "demo" / "train.csv", ColumnMap(), taxonomy)
+    config = TrainConfig(base_model=str(shared / "models" / model), epochs=epochs, ensemble=False)
+    train_bundle(data, taxonomy, out, config)
+    export_bundle(out, quantize=True)
+    return out
+
+
+def int8_accuracy_change(bundle: Path) -> dict[str, float]:
+    from model.records import ColumnMap
+    from model.router import Router
+    from model.taxonomy import load_taxonomy
+    from training.data import load_labelled
+
+    taxonomy = load_taxonomy(REPO / "data" / "taxonomy.yaml")
+    held = load_labelled(REPO / "data" / "demo" / "intake_labelled.csv", ColumnMap(), taxonomy).examples
+    out = {}
+    for name, file in (("fp32", "encoder.onnx"), ("int8", "encoder.int8.onnx")):
+        router = Router(bundle, encoder_file=file)
+        labels = router.manifest.heads["lead"].labels
+        pred = router.probabilities([e.text for e in held])["lead"].argmax(1)
+        out[name] = float(np.mean([labels[p] == e.lead for p, e in zip(pred, held, strict=True)]))
+    return out
+
+
+def write_table(results: dict[str, Any]) -> None:
+    lines = [
+        f"Machine: {results['cores']} cores; float32 matmul reaches {results['matmul_gflops']:.0f} GFLOP/s. "
+        f"Measured {results['measured_at']}.",
+        "",
+        "| encoder | texts | method | proposals/s | p50 one | p99 one | peak MB | tokens/text | GFLOP/text "
+        "| achieved GFLOP/s (% of matmul) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        share = 100 * row["achieved_gflops"] / results["matmul_gflops"]
+        lines.append(
+            f"| {row['model']} | {row['texts']} | {row['method']} | {row['per_second']:.1f} | {row['p50_ms']:.1f} ms "
+            f"| {row['p99_ms']:.1f} ms | {row['peak_mb']:.0f} | {row['tokens_per_text']:.0f} | "
+            f"{row['gflop_per_text']:.2f} | {row['achieved_gflops']:.1f} ({share:.0f}%) |"
+        )
+    lines += ["", "int8 vs fp32 lead-department accuracy on the demo intake (108 proposals):", ""]
+    for model, acc in results["int8_accuracy"].items():
+        lines.append(
+            f"- {model}: fp32 {acc['fp32']:.3f}, int8 {acc['int8']:.3f} "
+            f"({100 * (acc['int8'] - acc['fp32']):+.1f} points)"
+        )
+    text = README.read_text(encoding="utf-8")
+    start, end = "<!-- speed:start -->", "<!-- speed:end -->"
+    before, rest = text.split(start, 1)
+    README.write_text(before + start + "\n" + "\n".join(lines) + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["me5-small-zh-l4", "me5-small-zh"])
+    parser.add_argument("--bundle", action="append", default=[], help="MODEL=DIR: use an existing bundle")
+    parser.add_argument("--short", type=int, default=2000)
+    parser.add_argument("--long", type=int, default=1000)
+    parser.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs of the bundles it trains")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--worker", nargs=3, metavar=("METHOD", "BUNDLE", "TEXTS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        method, bundle, texts = args.worker
+        print(json.dumps(worker(method, Path(bundle), Path(texts), args.threads)))
+        return
+    given = dict(item.split("=", 1) for item in args.bundle)
+    work = Path(tempfile.mkdtemp(prefix="speed-"))
+    sets = {
+        "short (headlines)": short_texts(args.shared, args.short),
+        "long (300-3000 chars)": long_texts(args.shared, args.long),
+    }
+    files = {}
+    for name, texts in sets.items():
+        files[name] = work / f"{len(files)}.json"
+        files[name].write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    results: dict[str, Any] = {
+        "cores": args.threads,
+        "matmul_gflops": matmul_gflops(args.threads),
+        "measured_at": time.strftime("%Y-%m-%d"),
+        "rows": [],
+        "int8_accuracy": {},
+    }
+    for model in args.models:
+        bundle = Path(given[model]) if model in given else prepare_bundle(model, args.shared, work / model, args.epochs)
+        results["int8_accuracy"][model] = int8_accuracy_change(bundle)
+        for name, file in files.items():
+            for method in ("pipeline", "onnx-fp32", "onnx-int8"):
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--threads",
+                    str(args.threads),
+                    "--worker",
+                    method,
+                    str(bundle),
+                    str(file),
+                ]
+                output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+                row = {"model": model, "texts": name, "method": method, **json.loads(output.strip().splitlines()[-1])}
+                results["rows"].append(row)
+                print(json.dumps(row), flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    write_table(results)
+
+
+if __name__ == "__main__":
+    main()
