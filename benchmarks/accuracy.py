@@ -30,6 +30,8 @@ from sklearn.metrics import f1_score
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from readme_section import write_section  # noqa: E402
+
 from model.calibration import softmax  # noqa: E402
 from model.records import ColumnMap  # noqa: E402
 from model.router import Router  # noqa: E402
@@ -39,7 +41,6 @@ from training.pipeline import TrainConfig, train_bundle  # noqa: E402
 from training.splits import stratified_split  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "accuracy.jsonl"
-README = REPO / "benchmarks" / "README.md"
 _SEGMENT_SPACE = re.compile(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])")
 
 
@@ -82,29 +83,30 @@ def labelled(name: str, examples: list[Example], head: str) -> LabelledData:
     return LabelledData(name, examples, [head], {head: labels}, sha256=name)
 
 
+def _held_out(title: str, examples: list[Example], head: str, settings: dict[str, Any], published: str) -> Dataset:
+    """A stratified 20% test split with seed 0, the rest for training."""
+    test_idx, train_idx = stratified_split([str(getattr(e, head)) for e in examples], (0.2,), seed=0)
+    train = labelled(title, [examples[i] for i in train_idx], head)
+    return Dataset(title, head, train, [examples[i] for i in test_idx], settings, published)
+
+
 def load_dataset(name: str, shared: Path) -> Dataset:
     data = shared / "data"
     if name == "faq":
         rows = read_rows(data / "tw_central_gov_faq_departments" / "data.csv")
-        examples = examples_from(rows, "title_simplified", "lead", "faq")
-        test_idx, train_idx = stratified_split([str(e.lead) for e in examples], (0.2,), seed=0)
-        return Dataset(
+        return _held_out(
             "FAQ departments (35)",
+            examples_from(rows, "title_simplified", "lead", "faq"),
             "lead",
-            labelled("faq", [examples[i] for i in train_idx], "lead"),
-            [examples[i] for i in test_idx],
             {"max_length": 64, "strategy": "head", "batch_size": 32},
             "none published for this split",
         )
     if name == "messages":
         rows = read_rows(data / "tipdm2020_c_messages" / "messages_labeled_full_segmented.csv")
-        examples = examples_from(rows, "text", "topic", "msg")
-        test_idx, train_idx = stratified_split([str(e.topic) for e in examples], (0.2,), seed=0)
-        return Dataset(
+        return _held_out(
             "Citizen messages (7 topics)",
+            examples_from(rows, "text", "topic", "msg"),
             "topic",
-            labelled("messages", [examples[i] for i in train_idx], "topic"),
-            [examples[i] for i in test_idx],
             {"max_length": 256, "strategy": "head_tail", "batch_size": 16, "max_epochs": 2},
             "tfidf+SVM(rbf) 0.920 / macro-F1 0.92 (team report, 20% hold-out)",
         )
@@ -241,11 +243,7 @@ def write_table() -> None:
         )
     published = sorted({(r["dataset"], r["published"]) for r in latest.values()})
     table += ["", "Published reference numbers:", ""] + [f"- {d}: {p}" for d, p in published]
-    text = README.read_text(encoding="utf-8")
-    start, end = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
-    before, rest = text.split(start, 1)
-    after = rest.split(end, 1)[1]
-    README.write_text(before + start + "\n" + "\n".join(table) + "\n" + end + after, encoding="utf-8")
+    write_section("accuracy", table)
 
 
 def main() -> None:

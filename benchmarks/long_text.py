@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from accuracy import README, REPO, examples_from, labelled, read_rows, scores
+from accuracy import REPO, examples_from, labelled, read_rows, scores
+from readme_section import write_section
 
 from model.calibration import softmax
 from model.router import Router
@@ -103,10 +104,7 @@ def write_table() -> None:
             f"| {row['strategy']} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} | "
             f"{row['train_seconds']:.0f} s | {row['predict_ms_per_text']:.0f} ms | {setting} |"
         )
-    text = README.read_text(encoding="utf-8")
-    start, end = "<!-- long-text:start -->", "<!-- long-text:end -->"
-    before, rest = text.split(start, 1)
-    README.write_text(before + start + "\n" + "\n".join(table) + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
+    write_section("long-text", table)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from readme_section import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results" / "speed.json"
-README = REPO / "benchmarks" / "README.md"
 SINGLE_CALLS = 200
 
 
@@ -190,10 +190,7 @@ def write_table(results: dict[str, Any]) -> None:
             f"- {model}: fp32 {acc['fp32']:.3f}, int8 {acc['int8']:.3f} "
             f"({100 * (acc['int8'] - acc['fp32']):+.1f} points)"
         )
-    text = README.read_text(encoding="utf-8")
-    start, end = "<!-- speed:start -->", "<!-- speed:end -->"
-    before, rest = text.split(start, 1)
-    README.write_text(before + start + "\n" + "\n".join(lines) + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
+    write_section("speed", lines)
 
 
 def main() -> None:
