@@ -118,3 +118,23 @@ def test_evaluate_writes_metrics(bundle: Path, tmp_path: Path, capsys: pytest.Ca
 def test_not_a_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = _fails(["predict", "--model", str(tmp_path), "关于公交线路的提案"], capsys)
     assert "not a model bundle (no manifest.json)" in err
+
+
+def test_train_never_overwrites_a_folder_that_is_not_a_bundle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_csv(tmp_path / "t.csv", make_rows(5))
+    precious = tmp_path / "documents"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me", encoding="utf-8")
+    err = _fails(["train", "--data", str(data), "--out", str(precious), "--model-type", "baseline"], capsys)
+    assert "exists and is not a model bundle; refusing to overwrite" in err
+    assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_retraining_replaces_an_old_bundle(bundle: Path, tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "t.csv", make_rows(5))
+    target = tmp_path / "model"
+    for _ in range(2):
+        assert main(["train", "--data", str(data), "--out", str(target), "--model-type", "baseline"]) == 0
+    assert (target / "manifest.json").is_file() and not (tmp_path / "model.partial").exists()

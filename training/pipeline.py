@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from model.calibration import Array
 from model.manifest import (
+    MANIFEST,
     BundleManifest,
     Component,
     DataInfo,
@@ -110,6 +111,8 @@ def train_bundle(
     columns: ColumnMap | None = None,
 ) -> BundleManifest:
     """Write a complete, evaluated bundle to `out` (built beside it, then moved into place)."""
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise ValueError(f"{out}: exists and is not a model bundle; refusing to overwrite it (choose another --out)")
     started = time.perf_counter()
     examples = data.examples
     main = "lead" if "lead" in data.heads else "topic"
