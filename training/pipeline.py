@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -27,7 +27,7 @@ from model.manifest import (
     write_manifest,
 )
 from model.records import ColumnMap
-from model.router import Router
+from model.router import Router, combine
 from model.taxonomy import Taxonomy
 from model.text import Strategy, TextConfig, WindowTokenizer, special_ids
 from model.tfidf import TfidfScorer
@@ -103,6 +103,54 @@ def _calibrate_heads(
     return specs
 
 
+def _fit_transformer(
+    config: TrainConfig, data: LabelledData, train: list[Example], val: list[Example], work: Path, threads: int
+) -> tuple[TextConfig, Any, list[dict[str, float]]]:
+    """Fine-tune, then leave in `work` what serving and later exports need: tokenizer, heads, ONNX, torch."""
+    from training.export import save_training_state, write_onnx
+    from training.transformer import FitConfig, fine_tune, save_tokenizer
+
+    assert config.base_model is not None
+    tokenizer_file = save_tokenizer(config.base_model, work)
+    text = TextConfig(
+        max_length=config.max_length,
+        strategy=config.strategy,
+        max_chunks=config.max_chunks,
+        **special_ids(tokenizer_file),
+    )
+    fit = FitConfig(
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        encoder_lr=config.encoder_lr,
+        head_lr=config.head_lr,
+        layer_decay=config.layer_decay,
+        seed=config.seed,
+        threads=threads,
+    )
+    tokenizer = WindowTokenizer(tokenizer_file, text)
+    model, history = fine_tune(config.base_model, tokenizer, train, val, data.heads, data.labels, fit)
+    save_training_state(model, val, work)
+    write_onnx(model, work / "encoder.onnx", text)
+    return text, model, history
+
+
+def _set_thresholds(manifest: BundleManifest, val: list[Example], probs: dict[str, Array]) -> None:
+    """Co-department threshold for micro-F1; lead threshold for the target precision (both on validation)."""
+    heads = manifest.heads
+    if "co" in heads:
+        rows, y = _targets(val, "co", heads["co"].labels)
+        heads["co"].threshold = best_multilabel_threshold(probs["co"][rows], y) if len(rows) else 0.5
+    if "lead" in heads:
+        rows, y = _targets(val, "lead", heads["lead"].labels)
+        confidence = probs["lead"][rows].max(axis=1)
+        correct = (probs["lead"][rows].argmax(axis=1) == y).astype(float)
+        target = manifest.routing.target_precision
+        threshold, precision, coverage = auto_threshold(confidence, correct, target)
+        manifest.routing.lead_threshold = threshold
+        manifest.routing.validation_precision = None if np.isnan(precision) else precision
+        manifest.routing.validation_coverage = coverage
+
+
 def train_bundle(
     data: LabelledData,
     taxonomy: Taxonomy | None,
@@ -139,29 +187,7 @@ def train_bundle(
     if config.model_type == "transformer":
         if not config.base_model:
             raise ValueError("a transformer needs --base-model (a local directory or a hub id)")
-        from training.export import save_training_state, write_onnx
-        from training.transformer import FitConfig, fine_tune, save_tokenizer
-
-        tokenizer_file = save_tokenizer(config.base_model, work)
-        text = TextConfig(
-            max_length=config.max_length,
-            strategy=config.strategy,
-            max_chunks=config.max_chunks,
-            **special_ids(tokenizer_file),
-        )
-        tokenizer = WindowTokenizer(tokenizer_file, text)
-        fit = FitConfig(
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            encoder_lr=config.encoder_lr,
-            head_lr=config.head_lr,
-            layer_decay=config.layer_decay,
-            seed=config.seed,
-            threads=threads,
-        )
-        model, history = fine_tune(config.base_model, tokenizer, train, val, data.heads, data.labels, fit)
-        save_training_state(model, val, work)
-        write_onnx(model, work / "encoder.onnx", text)
+        text, model, history = _fit_transformer(config, data, train, val, work, threads)
         components.insert(0, "transformer")
 
     trained_at = time.perf_counter()
@@ -212,25 +238,14 @@ def train_bundle(
     )
     write_manifest(work, manifest)
 
-    router = Router(work, threads=threads)
     if val:
-        probs = router.probabilities(val_texts)
-        if "co" in heads:
-            rows, y = _targets(val, "co", heads["co"].labels)
-            heads["co"].threshold = best_multilabel_threshold(probs["co"][rows], y) if len(rows) else 0.5
-        if "lead" in heads:
-            rows, y = _targets(val, "lead", heads["lead"].labels)
-            confidence = probs["lead"][rows].max(axis=1)
-            correct = (probs["lead"][rows].argmax(axis=1) == y).astype(float)
-            threshold, precision, coverage = auto_threshold(confidence, correct, config.target_precision)
-            manifest.routing.lead_threshold = threshold
-            manifest.routing.validation_precision = None if np.isnan(precision) else precision
-            manifest.routing.validation_coverage = coverage
+        _set_thresholds(manifest, val, {name: combine(spec, logits, name) for name, spec in heads.items()})
     if model is not None:
         from training.export import record_export
 
         record_export(work, manifest, model, "fp32")
     if test:
+        router = Router(work, threads=threads)  # the bundle as written: evaluation runs the serving path
         evaluation = Evaluation(
             examples=test,
             probs=router.probabilities([e.text for e in test]),
