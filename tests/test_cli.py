@@ -51,6 +51,19 @@ def test_train_reports_missing_column_and_file(tmp_path: Path, capsys: pytest.Ca
     assert "absent.csv: file not found" in err
 
 
+def test_unloadable_base_model_is_a_clear_error_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = write_csv(tmp_path / "t.csv", make_rows(5))
+    argv = ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--taxonomy", "none"]
+    err = _fails([*argv, "--base-model", "someone/not-cached-model"], capsys)
+    assert "neither a local model directory nor in the local hub cache" in err
+    err = _fails([*argv, "--base-model", str(tmp_path)], capsys)
+    assert "not a model directory (no config.json)" in err
+    assert not (tmp_path / "m").exists() and not (tmp_path / "m.partial").exists()
+
+
 def test_transformer_without_base_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_csv(tmp_path / "t.csv", make_rows(5))
     err = _fails(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--taxonomy", "none"], capsys)

@@ -108,9 +108,10 @@ def _fit_transformer(
 ) -> tuple[TextConfig, Any, list[dict[str, float]]]:
     """Fine-tune, then leave in `work` what serving and later exports need: tokenizer, heads, ONNX, torch."""
     from training.export import save_training_state, write_onnx
-    from training.transformer import FitConfig, fine_tune, save_tokenizer
+    from training.transformer import FitConfig, check_base_model, fine_tune, save_tokenizer
 
     assert config.base_model is not None
+    check_base_model(config.base_model)
     tokenizer_file = save_tokenizer(config.base_model, work)
     text = TextConfig(
         max_length=config.max_length,
@@ -158,9 +159,26 @@ def train_bundle(
     config: TrainConfig,
     columns: ColumnMap | None = None,
 ) -> BundleManifest:
-    """Write a complete, evaluated bundle to `out` (built beside it, then moved into place)."""
+    """Write a complete, evaluated bundle to `out`: built beside it, moved into place only when whole."""
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).is_file():
         raise ValueError(f"{out}: exists and is not a model bundle; refusing to overwrite it (choose another --out)")
+    work = out.with_name(out.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        manifest = _build_bundle(data, taxonomy, work, config, columns)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    work.rename(out)
+    return manifest
+
+
+def _build_bundle(
+    data: LabelledData, taxonomy: Taxonomy | None, work: Path, config: TrainConfig, columns: ColumnMap | None
+) -> BundleManifest:
     started = time.perf_counter()
     examples = data.examples
     main = "lead" if "lead" in data.heads else "topic"
@@ -171,9 +189,6 @@ def train_bundle(
     if taxonomy is not None and config.use_duties and "lead" in data.heads:
         train += [e for e in duty_examples(taxonomy) if e.lead in data.labels["lead"]]
 
-    work = out.with_name(out.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     components: list[Component] = []
     text: TextConfig | None = None
     history: list[dict[str, float]] = []
@@ -255,7 +270,4 @@ def train_bundle(
         )
         manifest.metrics = write_evaluation(work / "evaluation", evaluation, f"Held-out test split of {data.path}")
     write_manifest(work, manifest)
-    if out.exists():
-        shutil.rmtree(out)
-    work.rename(out)
     return manifest

@@ -249,6 +249,24 @@ def fine_tune(
     return model, history
 
 
+def check_base_model(base_model: str) -> None:
+    """Fail before any work when the encoder cannot be loaded here (offline networks have no hub)."""
+    from transformers import AutoConfig
+
+    local = Path(base_model)
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ValueError(f"{base_model}: not a model directory (no config.json)")
+        return
+    try:
+        AutoConfig.from_pretrained(base_model)
+    except OSError as exc:
+        raise ValueError(
+            f"--base-model {base_model!r} is neither a local model directory nor in the local hub cache; "
+            "on an offline network, copy the model's directory here and pass its path"
+        ) from exc
+
+
 def save_tokenizer(base_model: str, directory: Path) -> Path:
     """Put the base model's `tokenizer.json` in the bundle (from a local directory, or via transformers)."""
     target = directory / "tokenizer.json"
