@@ -218,12 +218,15 @@ def main() -> None:
     for name, texts in sets.items():
         files[name] = work / f"{len(files)}.json"
         files[name].write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    previous = (
+        json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {"rows": [], "int8_accuracy": {}}
+    )
     results: dict[str, Any] = {
         "cores": args.threads,
         "matmul_gflops": matmul_gflops(args.threads),
         "measured_at": time.strftime("%Y-%m-%d"),
-        "rows": [],
-        "int8_accuracy": {},
+        "rows": [r for r in previous["rows"] if r["model"] not in args.models],  # other encoders' earlier runs
+        "int8_accuracy": {m: a for m, a in previous["int8_accuracy"].items() if m not in args.models},
     }
     for model in args.models:
         bundle = Path(given[model]) if model in given else prepare_bundle(model, args.shared, work / model, args.epochs)
