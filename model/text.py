@@ -20,7 +20,7 @@ _SPACE = re.compile(r"\s+")
 
 class TextConfig(BaseModel):
     max_length: int = 256
-    strategy: Strategy = "chunks"
+    strategy: Strategy = "head_tail"
     max_chunks: int = 4
     cls_id: int = 0
     sep_id: int = 2

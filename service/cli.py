@@ -185,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=4)
     train.add_argument("--batch-size", type=int, default=16)
     train.add_argument("--max-length", type=int, default=256, help="tokens per window (≤ 512)")
-    train.add_argument("--strategy", choices=["chunks", "head_tail", "head"], default="chunks")
+    train.add_argument(
+        "--strategy", choices=["head_tail", "chunks", "head"], default="head_tail", help="long-text method (see README)"
+    )
     train.add_argument("--max-chunks", type=int, default=4, help="windows pooled per proposal (chunks)")
     train.add_argument("--target-precision", type=float, default=0.95, help="precision of automatic routing")
     train.add_argument("--no-ensemble", action="store_true", help="never blend in the TF-IDF baseline")

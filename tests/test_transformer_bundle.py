@@ -35,6 +35,7 @@ def tiny_bundle(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         base_model=str(tiny_bert),
         epochs=6,
         max_length=24,
+        strategy="chunks",
         max_chunks=3,
         encoder_lr=1e-3,
         head_lr=1e-2,

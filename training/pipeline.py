@@ -46,7 +46,7 @@ class TrainConfig(BaseModel):
     epochs: int = Field(default=4, ge=1)
     batch_size: int = Field(default=16, ge=1)
     max_length: int = Field(default=256, ge=16, le=512)
-    strategy: Strategy = "chunks"
+    strategy: Strategy = "head_tail"
     max_chunks: int = Field(default=4, ge=1)
     encoder_lr: float = 1e-4
     head_lr: float = 2e-3
