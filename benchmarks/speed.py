@@ -147,7 +147,7 @@ def prepare_bundle(model: str, shared: Path, out: Path, epochs: int) -> Path:
     data = load_labelled(REPO / "data" / "demo" / "train.csv", ColumnMap(), taxonomy)
     config = TrainConfig(base_model=str(shared / "models" / model), epochs=epochs, ensemble=False)
     train_bundle(data, taxonomy, out, config)
-    export_bundle(out, quantize=True)
+    export_bundle(out, quantize=True, serve="fp32", int8_bar=0.0)  # measured, not gated: parity is reported
     return out
 
 
@@ -165,6 +165,10 @@ def int8_accuracy_change(bundle: Path) -> dict[str, float]:
         labels = router.manifest.heads["lead"].labels
         pred = router.probabilities([e.text for e in held])["lead"].argmax(1)
         out[name] = float(np.mean([labels[p] == e.lead for p, e in zip(pred, held, strict=True)]))
+    parity = router.manifest.exports["int8"].parity
+    if parity is not None:
+        out["agreement"] = parity.lead_agreement
+        out["validation_rows"] = parity.rows
     return out
 
 
@@ -186,9 +190,14 @@ def write_table(results: dict[str, Any]) -> None:
         )
     lines += ["", "int8 vs fp32 lead-department accuracy on the demo intake (108 proposals):", ""]
     for model, acc in results["int8_accuracy"].items():
+        parity = (
+            f"; identical lead departments vs torch on {acc['agreement']:.1%} of {acc['validation_rows']} validation proposals"
+            if "agreement" in acc
+            else ""
+        )
         lines.append(
             f"- {model}: fp32 {acc['fp32']:.3f}, int8 {acc['int8']:.3f} "
-            f"({100 * (acc['int8'] - acc['fp32']):+.1f} points)"
+            f"({100 * (acc['int8'] - acc['fp32']):+.1f} points){parity}"
         )
     write_section("speed", lines)
 

@@ -161,7 +161,9 @@ def _predict(args: argparse.Namespace, settings: Settings) -> None:
 def _export(args: argparse.Namespace, settings: Settings) -> None:
     from training.export import export_bundle
 
-    manifest = export_bundle(Path(args.model), quantize=args.quantize == "int8", serve=args.serve)
+    manifest = export_bundle(
+        Path(args.model), quantize=args.quantize == "int8", serve=args.serve, int8_bar=args.min_agreement
+    )
     for precision, info in manifest.exports.items():
         parity = info.parity
         if parity is not None:
@@ -214,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--model", required=True)
     export.add_argument("--quantize", choices=["int8"], help="also write an int8 encoder (onnxruntime dynamic)")
     export.add_argument("--serve", choices=["fp32", "int8"], help="encoder to serve (default: the last exported)")
+    export.add_argument(
+        "--min-agreement", type=float, help="int8 parity bar: share of identical lead departments (default 0.99)"
+    )
 
     predict = commands.add_parser("predict", help="route one proposal and print JSON")
     predict.add_argument("--model", required=True)

@@ -156,7 +156,12 @@ def _decisions(manifest: BundleManifest, texts: list[str], probs: dict[str, Arra
 
 
 def check_parity(
-    directory: Path, manifest: BundleManifest, model: ProposalModel, precision: Precision, texts: list[str]
+    directory: Path,
+    manifest: BundleManifest,
+    model: ProposalModel,
+    precision: Precision,
+    texts: list[str],
+    bar: float | None = None,
 ) -> Parity:
     """Torch vs the ONNX encoder: calibrated probabilities and decisions through the same heads and policy."""
     assert manifest.text is not None
@@ -176,7 +181,7 @@ def check_parity(
         if texts
         else 1.0
     )
-    bar = PARITY_BARS[precision]
+    bar = PARITY_BARS[precision] if bar is None else bar
     return Parity(
         rows=len(texts),
         max_abs_diff=diff,
@@ -201,7 +206,9 @@ def record_export(directory: Path, manifest: BundleManifest, model: ProposalMode
     return info
 
 
-def export_bundle(directory: Path, quantize: bool, serve: Precision | None = None) -> BundleManifest:
+def export_bundle(
+    directory: Path, quantize: bool, serve: Precision | None = None, int8_bar: float | None = None
+) -> BundleManifest:
     """`proposal-router export`: re-export fp32, optionally int8, check both, record them in the manifest."""
     manifest = load_manifest(directory)
     if manifest.model_type != "transformer" or manifest.text is None:
@@ -211,7 +218,7 @@ def export_bundle(directory: Path, quantize: bool, serve: Precision | None = Non
     record_export(directory, manifest, model, "fp32")
     if quantize:
         quantize_int8(directory / ENCODER_FILES["fp32"], directory / ENCODER_FILES["int8"])
-        record_export(directory, manifest, model, "int8")
+        record_export(directory, manifest, model, "int8", int8_bar)
     chosen = serve or ("int8" if quantize else "fp32")
     if chosen not in manifest.exports:
         raise BundleError(f"{directory}: cannot serve {chosen}: it was not exported (use --quantize int8)")
