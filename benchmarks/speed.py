@@ -191,7 +191,7 @@ def write_table(results: dict[str, Any]) -> None:
     lines += ["", "int8 vs fp32 lead-department accuracy on the demo intake (108 proposals):", ""]
     for model, acc in results["int8_accuracy"].items():
         parity = (
-            f"; identical lead departments vs torch on {acc['agreement']:.1%} of {acc['validation_rows']} validation proposals"
+            f"; same lead department as torch on {acc['agreement']:.1%} of {acc['validation_rows']} validation rows"
             if "agreement" in acc
             else ""
         )
