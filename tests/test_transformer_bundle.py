@@ -207,3 +207,14 @@ def test_baseline_needs_no_export(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "b"), "--model-type", "baseline"]) == 0
     assert main(["export", "--model", str(tmp_path / "b")]) == 2
     assert "baseline bundle needs no export" in capsys.readouterr().err
+
+
+def test_export_below_the_parity_bar_is_refused_and_not_recorded(
+    tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = _copy(tiny_bundle, tmp_path)
+    assert main(["export", "--model", str(bundle), "--quantize", "int8", "--min-agreement", "1.01"]) == 2
+    err = capsys.readouterr().err
+    assert "encoder.int8.onnx: int8 export agrees with torch on" in err and "below the bar of 101.0%" in err
+    manifest = load_manifest(bundle)
+    assert "int8" not in manifest.exports and manifest.encoder_file == "encoder.onnx"

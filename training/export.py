@@ -162,6 +162,7 @@ def check_parity(
     precision: Precision,
     texts: list[str],
     bar: float | None = None,
+    file: str | None = None,
 ) -> Parity:
     """Torch vs the ONNX encoder: calibrated probabilities and decisions through the same heads and policy."""
     assert manifest.text is not None
@@ -170,7 +171,7 @@ def check_parity(
     if "baseline" in manifest.components:
         components["baseline"] = TfidfScorer(directory / "baseline").logits(texts)
     expected = {h: combine(s, components, h) for h, s in manifest.heads.items()}
-    router = Router(directory, encoder_file=ENCODER_FILES[precision], verify=False)
+    router = Router(directory, encoder_file=file or ENCODER_FILES[precision], verify=False)
     router.manifest = manifest  # the in-memory one: during training the file on disk is not final yet
     served = router.probabilities(texts)
     main = "lead" if "lead" in manifest.heads else "topic"
@@ -192,16 +193,32 @@ def check_parity(
     )
 
 
-def record_export(directory: Path, manifest: BundleManifest, model: ProposalModel, precision: Precision) -> ExportInfo:
-    """Check an encoder file already written into the bundle and record it; refuse it below the bar."""
+def record_export(
+    directory: Path,
+    manifest: BundleManifest,
+    model: ProposalModel,
+    precision: Precision,
+    bar: float | None = None,
+    candidate: str | None = None,
+) -> ExportInfo:
+    """Check an encoder file in the bundle and record it; refuse it below the bar.
+
+    A `candidate` file is moved to its final name only once it has passed, so a refused export leaves the
+    bundle exactly as it was.
+    """
     texts = [e.text for e in load_validation(directory)]
-    parity = check_parity(directory, manifest, model, precision, texts)
+    target = ENCODER_FILES[precision]
+    parity = check_parity(directory, manifest, model, precision, texts, bar, candidate)
     if not parity.passed:
+        if candidate is not None:
+            (directory / candidate).unlink(missing_ok=True)
         raise BundleError(
-            f"{directory / ENCODER_FILES[precision]}: {precision} export agrees with torch on "
-            f"{parity.lead_agreement:.1%} of {parity.rows} validation proposals, below the bar of {parity.bar:.1%}"
+            f"{directory / target}: {precision} export agrees with torch on {parity.lead_agreement:.1%} of "
+            f"{parity.rows} validation proposals, below the bar of {parity.bar:.1%}"
         )
-    info = ExportInfo(file=ENCODER_FILES[precision], precision=precision, created_at=datetime.now(UTC), parity=parity)
+    if candidate is not None:
+        (directory / candidate).replace(directory / target)
+    info = ExportInfo(file=target, precision=precision, created_at=datetime.now(UTC), parity=parity)
     manifest.exports[precision] = info
     return info
 
@@ -209,16 +226,17 @@ def record_export(directory: Path, manifest: BundleManifest, model: ProposalMode
 def export_bundle(
     directory: Path, quantize: bool, serve: Precision | None = None, int8_bar: float | None = None
 ) -> BundleManifest:
-    """`proposal-router export`: re-export fp32, optionally int8, check both, record them in the manifest."""
+    """`proposal-router export`: int8 (and fp32 if the bundle lacks it), checked and recorded in the manifest."""
     manifest = load_manifest(directory)
     if manifest.model_type != "transformer" or manifest.text is None:
         raise BundleError(f"{directory}: a {manifest.model_type} bundle needs no export; it is served as it is")
     model = load_torch_model(directory, manifest)
-    write_onnx(model, directory / ENCODER_FILES["fp32"], manifest.text)
-    record_export(directory, manifest, model, "fp32")
+    if "fp32" not in manifest.exports:
+        write_onnx(model, directory / "encoder.candidate.onnx", manifest.text)
+        record_export(directory, manifest, model, "fp32", candidate="encoder.candidate.onnx")
     if quantize:
-        quantize_int8(directory / ENCODER_FILES["fp32"], directory / ENCODER_FILES["int8"])
-        record_export(directory, manifest, model, "int8", int8_bar)
+        quantize_int8(directory / ENCODER_FILES["fp32"], directory / "encoder.int8.candidate.onnx")
+        record_export(directory, manifest, model, "int8", int8_bar, candidate="encoder.int8.candidate.onnx")
     chosen = serve or ("int8" if quantize else "fp32")
     if chosen not in manifest.exports:
         raise BundleError(f"{directory}: cannot serve {chosen}: it was not exported (use --quantize int8)")
