@@ -19,7 +19,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -66,6 +65,15 @@ def matmul_gflops(threads: int) -> float:
     for _ in range(5):
         a @ a
     return 5 * 2 * 2048**3 / (time.perf_counter() - start) / 1e9
+
+
+def _peak_rss_mb() -> float:
+    """This process image's own peak resident memory (VmHWM). ru_maxrss is no use here: Linux carries the
+    parent's value over fork and exec, so every worker would report the orchestrator's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _timings(call: Any, texts: list[str], batch: Any) -> dict[str, float]:
@@ -131,7 +139,7 @@ def worker(method: str, bundle: Path, texts_file: Path, threads: int) -> dict[st
         tokens_per_text=sum(lengths) / len(texts),
         gflop_per_text=flops / len(texts) / 1e9,
         achieved_gflops=flops / len(texts) * result["per_second"] / 1e9,
-        peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_mb=_peak_rss_mb(),
     )
     return result
 

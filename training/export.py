@@ -214,7 +214,8 @@ def record_export(
             (directory / candidate).unlink(missing_ok=True)
         raise BundleError(
             f"{directory / target}: {precision} export agrees with torch on {parity.lead_agreement:.1%} of "
-            f"{parity.rows} validation proposals, below the bar of {parity.bar:.1%}"
+            f"{parity.rows} validation proposals, below the bar of {parity.bar:.1%}; the bundle is unchanged "
+            "(--min-agreement sets another bar)"
         )
     if candidate is not None:
         (directory / candidate).replace(directory / target)
