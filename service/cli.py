@@ -1,4 +1,4 @@
-"""`proposal-router`: train, evaluate, route and predict from the command line."""
+"""`proposal-router`: train, evaluate, export, route and predict from the command line."""
 
 from __future__ import annotations
 
