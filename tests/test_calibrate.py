@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from model.calibration import softmax
-from training.calibrate import auto_threshold, best_multilabel_threshold, fit_blend, fit_temperature
+from training.calibrate import auto_threshold, best_multilabel_threshold, fit_blend, fit_temperature, wilson_lower
 from training.splits import stratified_split
 
 
@@ -24,18 +25,27 @@ def test_blend_ignores_a_useless_second_model() -> None:
     assert weight == 0.0
 
 
-def test_auto_threshold_is_the_lowest_that_meets_the_target() -> None:
-    confidence = np.array([0.99, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5])
-    correct = np.array([1, 1, 1, 1, 1, 0, 0], dtype=float)
-    threshold, precision, coverage = auto_threshold(confidence, correct, 0.95, min_support=2)
-    assert (threshold, precision) == (0.7, 1.0)
-    assert coverage == 5 / 7
+def test_auto_threshold_needs_evidence_not_just_a_high_rate() -> None:
+    confidence = np.linspace(0.99, 0.5, 22)
+    correct = np.array([1.0] * 21 + [0.0])
+    threshold, _, coverage = auto_threshold(confidence, correct, 0.95)
+    assert threshold > 1.0 and coverage == 0.0  # 21/22 right cannot show 95% precision
 
 
-def test_auto_threshold_never_splits_ties_and_can_refuse() -> None:
-    confidence = np.array([0.9, 0.9, 0.9, 0.5])
-    correct = np.array([1, 1, 0, 1], dtype=float)
-    threshold, _, coverage = auto_threshold(confidence, correct, 0.95, min_support=1)
+def test_auto_threshold_is_the_lowest_whose_lower_bound_meets_the_target() -> None:
+    confidence = np.linspace(0.999, 0.3, 400)
+    correct = np.r_[np.ones(300), np.zeros(20), np.ones(80)].astype(float)
+    threshold, precision, coverage = auto_threshold(confidence, correct, 0.95)
+    n = round(coverage * 400)
+    assert 300 < n < 320 and threshold == pytest.approx(confidence[n - 1]) and precision == 300 / n
+    hits = np.cumsum(correct)
+    assert wilson_lower(hits[n - 1 : n], np.array([n]))[0] >= 0.95 > wilson_lower(hits[n : n + 1], np.array([n + 1]))[0]
+
+
+def test_auto_threshold_never_splits_ties() -> None:
+    confidence = np.r_[np.full(200, 0.9), [0.5]]
+    correct = np.r_[np.ones(199), [0.0], [1.0]]
+    threshold, _, coverage = auto_threshold(confidence, correct, 0.999)
     assert threshold > 1.0 and coverage == 0.0
 
 

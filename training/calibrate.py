@@ -47,20 +47,30 @@ def fit_blend(
     return best[1], best[2]
 
 
-def auto_threshold(
-    confidence: Array, correct: np.ndarray, target: float, min_support: int = 5
-) -> tuple[float, float, float]:
-    """Lowest confidence threshold whose auto-routed set reaches `target` precision on validation.
+def wilson_lower(hits: np.ndarray, counts: np.ndarray, z: float = 1.645) -> np.ndarray:
+    """One-sided 95% lower confidence bound of a proportion (Wilson score interval)."""
+    p = hits / counts
+    centre = p + z * z / (2 * counts)
+    spread = z * np.sqrt(p * (1 - p) / counts + z * z / (4 * counts * counts))
+    bound: np.ndarray = (centre - spread) / (1 + z * z / counts)
+    return bound
 
-    Only ends of tie groups are candidates, since a threshold cannot split equal confidences. Returns
-    (threshold, precision, coverage); a threshold above 1 means nothing is routed automatically.
+
+def auto_threshold(confidence: Array, correct: np.ndarray, target: float) -> tuple[float, float, float]:
+    """Lowest confidence threshold whose auto-routed set reaches `target` precision with 95% confidence.
+
+    The lower Wilson bound of the validation precision must clear the target, not the point estimate:
+    on a small validation split, 21 of 22 right (95.5%) is no evidence of 95% precision (a demo bundle so
+    chosen routed at 85% on new proposals). Only ends of tie groups are candidates, since a threshold
+    cannot split equal confidences. Returns (threshold, precision, coverage); a threshold above 1 means
+    nothing is routed automatically.
     """
     order = np.argsort(-confidence, kind="stable")
     ranked = confidence[order]
     hits = np.cumsum(correct[order])
     counts = np.arange(1, len(order) + 1)
     group_end = np.r_[ranked[1:] != ranked[:-1], True]
-    valid = group_end & (hits >= target * counts) & (counts >= min_support)
+    valid = group_end & (wilson_lower(hits, counts) >= target)
     if not valid.any():
         return 1.01, float("nan"), 0.0
     k = int(np.flatnonzero(valid)[-1])
