@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,9 @@ from readme_section import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from model.encoder import default_threads  # noqa: E402
+
 RESULTS = REPO / "benchmarks" / "results" / "speed.json"
 SINGLE_CALLS = 200
 
@@ -217,7 +219,7 @@ def main() -> None:
     parser.add_argument("--short", type=int, default=2000)
     parser.add_argument("--long", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs of the bundles it trains")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--threads", type=int, default=default_threads())
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--worker", nargs=3, metavar=("METHOD", "BUNDLE", "TEXTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -47,7 +47,7 @@ def _cell_text(value: Any) -> Any:
         return str(int(value))
     if isinstance(value, list):
         return value
-    return str(value).strip() if not isinstance(value, str) else value.strip()
+    return str(value).strip()
 
 
 def _decode(path: Path) -> tuple[str, str]:

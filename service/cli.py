@@ -57,6 +57,12 @@ def _taxonomy(args: argparse.Namespace, settings: Settings) -> Any:
     return load_taxonomy(path) if path is not None else None
 
 
+def _router(args: argparse.Namespace, settings: Settings) -> Any:
+    from model.router import Router
+
+    return Router(args.model, threads=args.threads or settings.threads, precision=args.encoder)
+
+
 def _train(args: argparse.Namespace, settings: Settings) -> None:
     from training.data import load_labelled
     from training.pipeline import TrainConfig, train_bundle
@@ -90,11 +96,10 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
-    from model.router import Router
     from training.data import load_labelled
     from training.evaluate import Evaluation, write_evaluation
 
-    router = Router(args.model, threads=args.threads or settings.threads, precision=args.encoder)
+    router = _router(args, settings)
     data = load_labelled(args.data, _columns(args), _taxonomy(args, settings), args.sheet)
     _report(data.warnings)
     heads = router.manifest.heads
@@ -114,11 +119,10 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
     from tqdm.auto import tqdm
 
     from model.records import read_proposals
-    from model.router import Router
     from model.tables import read_table, write_table
     from service.output import RESULT_COLUMNS, result_row
 
-    router = Router(args.model, threads=args.threads or settings.threads, precision=args.encoder)
+    router = _router(args, settings)
     table = read_table(args.input, args.sheet)
     rows, issues = read_proposals(table, _columns(args))
     output = Path(args.output)
@@ -147,13 +151,12 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _predict(args: argparse.Namespace, settings: Settings) -> None:
-    from model.router import Router
     from model.schemas import Proposal
 
     text = args.text if args.text is not None else sys.stdin.read()
     if not text.strip() and not (args.title or "").strip():
         raise DataError(RowIssue("<input>", None, None, "empty text: give the proposal as an argument or on stdin"))
-    router = Router(args.model, threads=args.threads or settings.threads, precision=args.encoder)
+    router = _router(args, settings)
     (result,) = router.route([Proposal(title=args.title or "", body=text)])
     print(result.model_dump_json(indent=2))
 

@@ -32,7 +32,7 @@ from model.router import Router, combine, rank
 from model.text import TextConfig, WindowTokenizer
 from model.tfidf import TfidfScorer
 from training.data import Example
-from training.transformer import ProposalModel, collate
+from training.transformer import ProposalModel, document_vectors
 
 TORCH_DIR = "torch"
 VALIDATION = "validation.jsonl"
@@ -133,16 +133,9 @@ def quantize_int8(source: Path, target: Path) -> None:
 
 
 def torch_logits(model: ProposalModel, tokenizer: WindowTokenizer, texts: list[str]) -> dict[str, Array]:
-    out: dict[str, list[np.ndarray]] = {}
-    model.eval()
-    windows = tokenizer.windows(texts)
-    with torch.inference_mode():
-        for start in range(0, len(texts), 32):
-            part = windows[start : start + 32]
-            ids, mask, doc = collate(part, tokenizer.config.pad_id)
-            for head, z in model(ids, mask, doc, len(part)).items():
-                out.setdefault(head, []).append(z.double().numpy())
-    return {head: np.vstack(parts) for head, parts in out.items()}
+    docs = document_vectors(model, tokenizer.windows(texts), tokenizer.config.pad_id)
+    with torch.no_grad():
+        return {head: z.double().numpy() for head, z in model.classify(docs).items()}
 
 
 def _decisions(manifest: BundleManifest, texts: list[str], probs: dict[str, Array]) -> list[bool]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import time
@@ -15,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from model.calibration import Array
+from model.encoder import default_threads
 from model.manifest import (
     MANIFEST,
     BundleManifest,
@@ -193,7 +193,7 @@ def _build_bundle(
     text: TextConfig | None = None
     history: list[dict[str, float]] = []
     model = None
-    threads = config.threads or len(os.sched_getaffinity(0))
+    threads = config.threads or default_threads()
 
     baseline_wanted = config.model_type == "baseline" or config.ensemble
     if baseline_wanted:

@@ -54,14 +54,21 @@ class ProposalModel(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
+    def documents(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, doc_index: torch.Tensor, n_docs: int
+    ) -> torch.Tensor:
+        """One vector per document: the mean of its windows' vectors (serving's pool_documents)."""
+        windows = self.pooled(input_ids, attention_mask)
+        docs = torch.zeros(n_docs, windows.shape[1], dtype=windows.dtype).index_add_(0, doc_index, windows)
+        return docs / torch.bincount(doc_index, minlength=n_docs).clamp(min=1).unsqueeze(1)
+
+    def classify(self, docs: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: head(docs) for name, head in self.heads.items()}
+
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, doc_index: torch.Tensor, n_docs: int
     ) -> dict[str, torch.Tensor]:
-        windows = self.pooled(input_ids, attention_mask)
-        docs = torch.zeros(n_docs, windows.shape[1], dtype=windows.dtype).index_add_(0, doc_index, windows)
-        counts = torch.bincount(doc_index, minlength=n_docs).clamp(min=1).unsqueeze(1)
-        pooled = self.dropout(docs / counts)
-        return {name: head(pooled) for name, head in self.heads.items()}
+        return self.classify(self.dropout(self.documents(input_ids, attention_mask, doc_index, n_docs)))
 
 
 def collate(batch: list[list[list[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -139,18 +146,18 @@ def _param_groups(model: ProposalModel, cfg: FitConfig) -> list[dict[str, object
     return [{"params": p, "lr": lr, "weight_decay": wd} for (lr, wd), p in groups.items()]
 
 
-def _embed(model: ProposalModel, windows: list[list[list[int]]], pad: int) -> torch.Tensor:
+def document_vectors(model: ProposalModel, windows: list[list[list[int]]], pad: int) -> torch.Tensor:
+    """Document vectors without dropout or gradients, in batches of 32; the model's mode is restored."""
+    training = model.training
     model.eval()
-    out = []
+    parts = [torch.zeros(0, int(model.encoder.config.hidden_size))]
     with torch.inference_mode():
         for start in range(0, len(windows), 32):
-            ids, mask, doc = collate(windows[start : start + 32], pad)
-            vectors = model.pooled(ids, mask)
-            n = len(windows[start : start + 32])
-            docs = torch.zeros(n, vectors.shape[1]).index_add_(0, doc, vectors)
-            out.append(docs / torch.bincount(doc, minlength=n).clamp(min=1).unsqueeze(1))
-    model.train()
-    return torch.cat(out)
+            batch = windows[start : start + 32]
+            ids, mask, doc = collate(batch, pad)
+            parts.append(model.documents(ids, mask, doc, len(batch)))
+    model.train(training)
+    return torch.cat(parts)
 
 
 def _prototype_init(model: ProposalModel, docs: torch.Tensor, targets: dict[str, torch.Tensor], scale: float) -> None:
@@ -177,18 +184,12 @@ def _prototype_init(model: ProposalModel, docs: torch.Tensor, targets: dict[str,
 
 
 def _accuracy(model: ProposalModel, windows: list[list[list[int]]], y: torch.Tensor, head: str, pad: int) -> float:
-    model.eval()
-    hits = 0
-    with torch.inference_mode():
-        for start in range(0, len(windows), 32):
-            ids, mask, doc = collate(windows[start : start + 32], pad)
-            z = model(ids, mask, doc, len(windows[start : start + 32]))[head]
-            gold = y[start : start + 32]
-            known = gold != IGNORE
-            hits += int((z.argmax(dim=1)[known] == gold[known]).sum())
-    model.train()
-    known_total = int((y != IGNORE).sum())
-    return hits / known_total if known_total else 0.0
+    known = y != IGNORE
+    if not known.any():
+        return 0.0
+    with torch.no_grad():
+        predicted = model.classify(document_vectors(model, windows, pad))[head].argmax(dim=1)
+    return float((predicted[known] == y[known]).float().mean())
 
 
 def fine_tune(
@@ -212,7 +213,7 @@ def fine_tune(
     train_y, val_y = _targets(train, heads, labels), _targets(val, heads, labels)
     main = "lead" if "lead" in heads else "topic"
     if cfg.prototype_scale > 0:
-        _prototype_init(model, _embed(model, train_windows, pad), train_y, cfg.prototype_scale)
+        _prototype_init(model, document_vectors(model, train_windows, pad), train_y, cfg.prototype_scale)
     lengths = [sum(len(w) for w in doc) for doc in train_windows]
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total = max(1, steps_per_epoch * cfg.epochs)
