@@ -36,8 +36,13 @@ class OnnxEncoder:
             raise BundleError(f"{path}: expected inputs input_ids and attention_mask, found {sorted(names)}")
         self.hidden_size = int(self.session.get_outputs()[0].shape[-1])
 
-    def embed(self, windows: list[list[int]], pad_id: int, batch_tokens: int = 8192) -> Array:
-        """Embed windows in length-sorted batches so short texts do not pay for long ones' padding."""
+    def embed(self, windows: list[list[int]], pad_id: int, batch_tokens: int = 2048) -> Array:
+        """Embed windows in length-sorted batches so short texts do not pay for long ones' padding.
+
+        Small batches are both faster and leaner on a CPU: 324 demo proposals (int8, 2 cores) ran at 87/s
+        with 8,192 tokens per batch and 110/s with 2,048, and peak memory fell from 533 to 285 MB, since the
+        attention scores of a batch grow with windows × length² and stay in onnxruntime's arena.
+        """
         out = np.zeros((len(windows), self.hidden_size), dtype=np.float64)
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         start = 0

@@ -85,14 +85,28 @@ class _PooledEncoder(nn.Module):
 
 
 def write_onnx(model: ProposalModel, path: Path, text: TextConfig) -> None:
-    """The encoder + pooling as ONNX (opset 17) with dynamic window count and length."""
+    """The encoder + pooling as ONNX (opset 17) with dynamic window count and length.
+
+    Traced with eager attention: onnxruntime fuses that graph into its Attention kernel, while the traced
+    SDPA graph fused nothing. On a demo bundle (me5-small-zh-l4, long proposals) fp32 went from 34 to 50
+    proposals/s and int8 from 44 to 69 with identical outputs.
+    """
+    previous = model.encoder.config._attn_implementation
+    model.encoder.set_attn_implementation("eager")
+    try:
+        _trace(model, path, text)
+    finally:
+        model.encoder.set_attn_implementation(previous)
+
+
+def _trace(model: ProposalModel, path: Path, text: TextConfig) -> None:
     ids = torch.full((2, 16), text.pad_id, dtype=torch.long)
     ids[:, 0], ids[:, 1:8], ids[:, 8] = text.cls_id, 5, text.sep_id
     mask = (ids != text.pad_id).long()
     dynamic = {0: "windows", 1: "tokens"}
     wrapper = _PooledEncoder(model).eval()  # export restores the wrapper's mode afterwards: make it eval
     with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's notes on SDPA's shape checks do not apply here
+        warnings.simplefilter("ignore")  # the tracer's notes on shape checks do not apply here
         torch.onnx.export(
             wrapper,
             (ids, mask),
@@ -111,7 +125,9 @@ def quantize_int8(source: Path, target: Path) -> None:
     Measured on a demo bundle (me5-small-zh-l4, 54 validation proposals, identical lead departments vs
     torch): onnxruntime's defaults 0.74; per-channel 0.93; MatMul only (embeddings kept fp32) 0.94; and
     also keeping each layer's FFN output projection in fp32 0.98. That projection reads the GELU outputs,
-    whose outliers a per-tensor activation scale cannot represent.
+    whose outliers a per-tensor activation scale cannot represent. Quantising it too would be 40% faster
+    (another bundle, 162 texts: 132 against 94 proposals/s) but agreed on only 97.5%, under the 99% bar;
+    quantising the fused Attention nodes as well fell to 95.7%.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
