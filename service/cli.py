@@ -177,6 +177,49 @@ def _export(args: argparse.Namespace, settings: Settings) -> None:
     print(f"serving {manifest.encoder_file}")
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    from service.api.app import create_app
+
+    overrides = {"model": args.model, "database_url": args.db, "encoder": args.encoder, "threads": args.threads}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    app = create_app(settings)
+    version = app.state.services.router.version
+    print(f"serving {version} on http://{args.host}:{args.port} (database {settings.database_url})")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", workers=1)
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> None:
+    from service import store
+    from service.db.engine import make_engine, session_factory
+    from service.db.migrate import upgrade
+
+    engine = make_engine(args.db or settings.database_url)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        if args.action == "create":
+            record, key = store.create_key(session, args.name or args.role, args.role, "cli")
+            print(f"created {record.role} key {record.prefix}… for {record.name}; it is shown only this once:")
+            print(key)
+        elif args.action == "revoke":
+            store.revoke_key(session, args.prefix, "cli")
+            print(f"revoked {args.prefix}")
+        else:
+            for k in store.list_keys(session):
+                state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+                print(f"{k.prefix}…  {k.role:<9} {k.name}  ({state}, created {k.created_at:%Y-%m-%d})")
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> None:
+    from service.db.engine import make_engine
+    from service.db.migrate import current_revision, upgrade
+
+    engine = make_engine(args.db or settings.database_url)
+    upgrade(engine)
+    print(f"database at revision {current_revision(engine)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proposal-router", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -229,10 +272,39 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--title", help="proposal title")
     predict.add_argument("--threads", type=int, help="inference threads (default: all cores)")
     predict.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
+
+    db_help = "database URL (default: PROPOSAL_ROUTER_DATABASE_URL or sqlite:///proposal-router.db)"
+    serve = commands.add_parser("serve", help="run the routing service (API and reviewers' web page)")
+    serve.add_argument("--model", help="bundle directory (default: PROPOSAL_ROUTER_MODEL)")
+    serve.add_argument("--db", help=db_help)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--threads", type=int, help="inference threads (default: all cores)")
+    serve.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
+
+    keys = commands.add_parser("keys", help="create, list or revoke the service's API keys")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("--role", choices=["screener", "reviewer", "analyst", "admin"], default="screener")
+    keys.add_argument("--name", help="who the key is for (shown in the audit log)")
+    keys.add_argument("--prefix", help="revoke: the key's first characters, as `keys list` shows them")
+    keys.add_argument("--db", help=db_help)
+
+    database = commands.add_parser("db", help="upgrade the database to the newest schema (serve also does it)")
+    database.add_argument("action", choices=["upgrade"])
+    database.add_argument("--db", help=db_help)
     return parser
 
 
-HANDLERS = {"train": _train, "evaluate": _evaluate, "route": _route, "predict": _predict, "export": _export}
+HANDLERS = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "route": _route,
+    "predict": _predict,
+    "export": _export,
+    "serve": _serve,
+    "keys": _keys,
+    "db": _db,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -242,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, BundleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except ValueError as exc:
+    except (ValueError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0

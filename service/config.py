@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -16,6 +17,15 @@ class Settings(BaseSettings):
     base_model: str | None = None
     threads: int | None = None
     batch_size: int = 256
+
+    model: str | None = Field(default=None, description="bundle directory the service routes with")
+    encoder: str | None = Field(default=None, description="exported encoder to serve: fp32 or int8")
+    database_url: str = "sqlite:///proposal-router.db"
+    session_secret: str | None = Field(default=None, description="signs web log-in cookies; random if unset")
+    secure_cookies: bool = False
+    max_text_chars: int = Field(default=20_000, ge=1)
+    max_items: int = Field(default=100, ge=1, description="proposals per POST /v1/proposals")
+    max_body_bytes: int = Field(default=4_000_000, ge=1_000)
 
     def taxonomy_path(self, given: str | None) -> Path | None:
         """`none` learns labels from the data; a relative default also resolves against the checkout."""

@@ -1,0 +1,159 @@
+"""The application factory: one bundle, one database, the /v1 API and the reviewers' pages."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from model.explain import Explainer
+from model.router import Router
+from model.taxonomy import load_taxonomy
+from service import store
+from service.api.metrics import Metrics
+from service.api.routes import analysis, health, keys, metrics, proposals, review
+from service.api.state import AppState
+from service.catalogue import Catalogue, UnknownName
+from service.config import Settings
+from service.db.engine import make_engine, session_factory
+from service.db.migrate import upgrade
+
+log = logging.getLogger("proposal_router")
+
+DESCRIPTION = """
+Routes Chinese government proposals (提案/建议) to a lead department (主办单位) and co-handlers (协办单位).
+Confident proposals are routed at once (`decision: auto`); uncertain ones wait in the review queue until a
+reviewer accepts, corrects or rejects (不予立案) them. Every endpoint except `/healthz` and `/readyz` needs an
+API key (`X-API-Key` or `Authorization: Bearer`); roles: screener < reviewer < analyst < admin.
+"""
+
+
+class BodyLimit:
+    """Refuse request bodies above a size with 413, before the app reads them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body larger than {self.max_bytes} bytes"}, status.HTTP_413_CONTENT_TOO_LARGE
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _catalogue(router: Router, settings: Settings) -> Catalogue:
+    path = settings.taxonomy_path(None)
+    taxonomy = load_taxonomy(path) if path is not None and path.is_file() else None
+    heads = router.manifest.heads
+    return Catalogue(
+        heads["lead"].labels if "lead" in heads else [], heads["topic"].labels if "topic" in heads else [], taxonomy
+    )
+
+
+def build_state(settings: Settings, router: Router | None = None) -> AppState:
+    if router is None:
+        if not settings.model:
+            raise ValueError("no model bundle: pass --model DIR or set PROPOSAL_ROUTER_MODEL")
+        precision = settings.encoder if settings.encoder in ("fp32", "int8") else None
+        router = Router(settings.model, threads=settings.threads, precision=precision)  # type: ignore[arg-type]
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+
+    def queue_size() -> float:
+        with sessions() as session:
+            return float(store.queue_size(session))
+
+    return AppState(
+        settings=settings,
+        router=router,
+        engine=engine,
+        sessions=sessions,
+        catalogue=_catalogue(router, settings),
+        metrics=Metrics(queue_size),
+        explainer=Explainer(router),
+    )
+
+
+def _error(code: int, detail: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=code)
+
+
+def create_app(settings: Settings | None = None, router: Router | None = None) -> FastAPI:
+    settings = settings or Settings()
+    state = build_state(settings, router)
+    app = FastAPI(title="proposal-router", version="1", description=DESCRIPTION)
+    app.state.services = state
+    for module in (health, proposals, review, analysis, keys, metrics):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Any) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        state.metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(store.NotFound)
+    async def not_found(_: Request, exc: store.NotFound) -> JSONResponse:
+        return _error(status.HTTP_404_NOT_FOUND, str(exc))
+
+    @app.exception_handler(store.Conflict)
+    async def conflict(_: Request, exc: store.Conflict) -> JSONResponse:
+        return _error(status.HTTP_409_CONFLICT, str(exc))
+
+    @app.exception_handler(UnknownName)
+    async def unknown(_: Request, exc: UnknownName) -> JSONResponse:
+        return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+    @app.exception_handler(ValueError)
+    async def invalid(_: Request, exc: ValueError) -> JSONResponse:
+        return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+    @app.exception_handler(OperationalError)
+    async def database_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database error: %s", exc)
+        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable; try again")
+
+    return app

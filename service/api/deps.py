@@ -1,0 +1,77 @@
+"""Typed dependencies: the app state, a database session per request, and the caller's key and role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from service import store
+from service.api.state import AppState
+from service.security import Role, allows
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.services
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: State) -> Iterator[Session]:
+    with state.sessions() as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: str
+
+
+def _presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
+    if x_api_key:
+        return x_api_key.strip()
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+def require(role: Role) -> Callable[..., Caller]:
+    """A dependency admitting keys whose role includes `role` (401 without a valid key, 403 below it)."""
+
+    def check(
+        session: DB,
+        x_api_key: Annotated[str | None, Header()] = None,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Caller:
+        key = _presented_key(x_api_key, authorization)
+        if not key:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "an API key is required (header X-API-Key or Authorization: Bearer)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        record = store.authenticate(session, key)
+        if record is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if not allows(record.role, role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {record.role!r} may not do this; it needs {role!r}")
+        return Caller(name=record.name, role=record.role)
+
+    return check
+
+
+Screener = Annotated[Caller, Depends(require("screener"))]
+Reviewer = Annotated[Caller, Depends(require("reviewer"))]
+Analyst = Annotated[Caller, Depends(require("analyst"))]
+Admin = Annotated[Caller, Depends(require("admin"))]

@@ -1,0 +1,55 @@
+"""For analysts: what model is serving, and the year's final assignments for retraining."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Response
+
+from service import store
+from service.api.deps import DB, Analyst, State
+from service.schemas import ModelInfo
+
+router = APIRouter(prefix="/v1", tags=["analysis"])
+
+
+@router.get("/model", response_model=ModelInfo)
+def model_info(state: State, _: Analyst) -> ModelInfo:
+    manifest = state.router.manifest
+    thresholds = {"lead_auto": manifest.routing.lead_threshold, "tie_margin": manifest.routing.tie_margin}
+    if "co" in manifest.heads:
+        thresholds["co"] = manifest.co_threshold()
+    return ModelInfo(
+        version=manifest.version,
+        model_type=manifest.model_type,
+        components=list(manifest.components),
+        encoder=manifest.encoder_file,
+        labels={head: spec.labels for head, spec in manifest.heads.items()},
+        thresholds=thresholds,
+        metrics=manifest.metrics,
+    )
+
+
+@router.get(
+    "/export/training-data",
+    summary="Final assignments (reviewers' corrections included) in the training file format",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+def training_data(
+    session: DB, _: Analyst, since: datetime | None = None, format: Literal["csv", "jsonl"] = "csv"
+) -> Response:
+    rows = store.training_rows(session, since)
+    if format == "jsonl":
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        return Response(body, media_type="application/x-ndjson; charset=utf-8")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=store.TRAINING_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    headers = {"Content-Disposition": 'attachment; filename="training-data.csv"'}
+    return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)

@@ -1,0 +1,43 @@
+"""API keys, for admins. The CLI (`proposal-router keys create`) makes the first one."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from service import store
+from service.api.deps import DB, Admin
+from service.db.models import ApiKey
+from service.schemas import KeyOut
+from service.security import Role
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"])
+
+
+class KeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, examples=["督查室 王科长"])
+    role: Role
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="shown once; only its hash is stored")
+
+
+def _out(record: ApiKey) -> KeyOut:
+    return KeyOut(name=record.name, role=record.role, prefix=record.prefix, created_at=record.created_at)
+
+
+@router.get("", response_model=list[KeyOut])
+def listing(session: DB, _: Admin) -> list[KeyOut]:
+    return [_out(k) for k in store.list_keys(session) if k.revoked_at is None]
+
+
+@router.post("", response_model=NewKeyOut, status_code=status.HTTP_201_CREATED)
+def create(payload: KeyIn, session: DB, caller: Admin) -> NewKeyOut:
+    record, key = store.create_key(session, payload.name, payload.role, caller.name)
+    return NewKeyOut(**_out(record).model_dump(), key=key)
+
+
+@router.delete("/{prefix}", response_model=KeyOut)
+def revoke(prefix: str, session: DB, caller: Admin) -> KeyOut:
+    return _out(store.revoke_key(session, prefix, caller.name))

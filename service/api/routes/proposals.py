@@ -1,0 +1,98 @@
+"""Submitting filings (routed at once) and reading them back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+
+from model.schemas import Proposal
+from service import store
+from service.api.convert import to_out
+from service.api.deps import DB, Screener, State
+from service.schemas import Page, ProposalIn, ProposalOut, Status, TermOut
+
+router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
+
+
+def _check_limits(items: list[ProposalIn], state: State) -> None:
+    settings = state.settings
+    if not items:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the list of proposals is empty")
+    if len(items) > settings.max_items:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{len(items)} proposals in one request; at most {settings.max_items} (use batches for more)",
+        )
+    for i, item in enumerate(items):
+        size = len(item.title) + len(item.body)
+        if size > settings.max_text_chars:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"proposal {i} ({item.external_id or 'no id'}): {size} characters; at most {settings.max_text_chars}",
+            )
+
+
+@router.post(
+    "",
+    response_model=ProposalOut | list[ProposalOut],
+    status_code=status.HTTP_201_CREATED,
+    summary="Submit one proposal or a list; each is stored and routed",
+)
+def submit(
+    payload: Annotated[ProposalIn | list[ProposalIn], Body()],
+    state: State,
+    session: DB,
+    caller: Screener,
+    response: Response,
+) -> ProposalOut | list[ProposalOut]:
+    items = payload if isinstance(payload, list) else [payload]
+    _check_limits(items, state)
+    answers = store.submit(session, state.router, items, caller.name)
+    for record, duplicate in answers:
+        if not duplicate:
+            state.metrics.decisions.labels(kind=record.decision).inc()
+    if all(duplicate for _, duplicate in answers):
+        response.status_code = status.HTTP_200_OK
+    out = [to_out(record, duplicate) for record, duplicate in answers]
+    return out if isinstance(payload, list) else out[0]
+
+
+@router.get("", response_model=Page, summary="List proposals, newest first, filtered and paginated")
+def listing(
+    session: DB,
+    _: Screener,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    department: str | None = None,
+    topic: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    order: Literal["newest", "oldest", "uncertain"] = "newest",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page:
+    filters = store.Filters(status=status_, department=department, topic=topic, since=since, until=until)
+    total, records = store.search(session, filters, limit, offset, order)
+    return Page(total=total, limit=limit, offset=offset, items=[to_out(r) for r in records])
+
+
+@router.get("/{proposal_id}", response_model=ProposalOut)
+def one(proposal_id: int, session: DB, _: Screener) -> ProposalOut:
+    return to_out(store.get(session, proposal_id))
+
+
+@router.get(
+    "/{proposal_id}/explanation",
+    response_model=list[TermOut],
+    summary="The words that weighed most for a department (default: the suggested lead)",
+)
+def explanation(
+    proposal_id: int, state: State, session: DB, _: Screener, department: str | None = None
+) -> list[TermOut]:
+    record = store.get(session, proposal_id)
+    name = state.catalogue.department(department) if department else record.lead_department or record.model_lead
+    if name is None:
+        return []
+    text = Proposal(title=record.title, body=record.body).text
+    return [TermOut(text=t.text, weight=t.weight) for t in state.explainer.terms(text, name)]

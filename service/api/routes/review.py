@@ -1,0 +1,41 @@
+"""The review queue: pending items, most uncertain or oldest first, and a reviewer's decision on one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from service import store
+from service.api.convert import to_out
+from service.api.deps import DB, Reviewer, State
+from service.schemas import Page, ReviewIn, ReviewOut
+
+router = APIRouter(prefix="/v1/review", tags=["review"])
+
+
+@router.get("", response_model=Page, summary="Pending items (most uncertain first by default)")
+def queue(
+    session: DB,
+    _: Reviewer,
+    department: str | None = None,
+    topic: str | None = None,
+    order: Literal["uncertain", "oldest"] = "uncertain",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page:
+    filters = store.Filters(status="pending", department=department, topic=topic)
+    total, records = store.search(session, filters, limit, offset, order)
+    return Page(total=total, limit=limit, offset=offset, items=[to_out(r) for r in records])
+
+
+@router.post(
+    "/{proposal_id}",
+    response_model=ReviewOut,
+    summary="Accept, correct or reject (不予立案) a pending item",
+    responses={409: {"description": "someone else decided this item first, or it changed since you read it"}},
+)
+def decide(proposal_id: int, decision: ReviewIn, state: State, session: DB, caller: Reviewer) -> ReviewOut:
+    record, review = store.decide(session, proposal_id, decision, caller.name, state.catalogue)
+    state.metrics.decisions.labels(kind=f"review_{decision.action}").inc()
+    return ReviewOut(proposal=to_out(record), review_id=review.id)

@@ -1,0 +1,1 @@
+"""Persistent state of the service: proposals, review decisions, the audit log and API keys."""

@@ -1,0 +1,149 @@
+"""The service's boundary types: what clients send and what they get back (with Chinese examples)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+
+from model.schemas import Candidate, Decision, ReviewReason
+
+Status = Literal["auto", "pending", "reviewed", "rejected"]
+EXAMPLE_TITLE = "关于加强老旧小区加装电梯工作的提案"
+EXAMPLE_BODY = (
+    "我市老旧小区多建于上世纪九十年代，老年住户比例高，上下楼困难。建议简化审批流程，加大财政补贴，统筹协调管线迁移。"
+)
+
+
+class ProposalIn(BaseModel):
+    """One filing. `external_id` is the office's own number: submitting it again returns the stored one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"external_id": "2026-001", "title": EXAMPLE_TITLE, "body": EXAMPLE_BODY, "submitter": "张委员"}
+            ]
+        },
+    )
+
+    external_id: Annotated[StrictStr | None, Field(max_length=200)] = None
+    title: StrictStr = ""
+    body: StrictStr = ""
+    submitter: Annotated[StrictStr | None, Field(max_length=200)] = None
+
+    @model_validator(mode="after")
+    def _has_text(self) -> ProposalIn:
+        if not (self.title.strip() or self.body.strip()):
+            raise ValueError("title and body are both empty: a proposal needs text")
+        return self
+
+
+class RoutingOut(BaseModel):
+    topic: Candidate | None
+    lead_department: Candidate | None
+    co_departments: list[Candidate]
+    candidates: list[Candidate]
+    decision: Decision
+    reason: ReviewReason | None
+    model_version: str
+
+
+class AssignmentOut(BaseModel):
+    topic: str | None
+    lead_department: str | None
+    co_departments: list[str]
+
+
+class ProposalOut(BaseModel):
+    id: int
+    external_id: str | None
+    title: str
+    body: str
+    submitter: str | None
+    received_at: datetime
+    status: Status
+    routing: RoutingOut = Field(description="the model's answer, as it was when the proposal arrived")
+    assignment: AssignmentOut | None = Field(description="the current assignment; null while under review")
+    decided_by: str | None
+    decided_at: datetime | None
+    rejection_reason: str | None
+    version: int = Field(description="changes with every decision; send it back to detect concurrent edits")
+    duplicate: bool = Field(default=False, description="true when this external_id had been submitted before")
+
+
+class Page(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[ProposalOut]
+
+
+class ReviewIn(BaseModel):
+    """Accept the model's answer, correct it, or mark the filing as not a proposal (不予立案)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"action": "accept"},
+                {"action": "correct", "lead_department": "市住房和城乡建设局", "co_departments": ["市财政局"]},
+                {"action": "reject", "reason": "属个人诉求，建议通过12345热线反映"},
+            ]
+        },
+    )
+
+    action: Literal["accept", "correct", "reject"]
+    lead_department: StrictStr | None = None
+    co_departments: list[StrictStr] | None = None
+    topic: StrictStr | None = None
+    reason: Annotated[StrictStr | None, Field(max_length=2000)] = None
+    version: int | None = Field(default=None, description="the version you saw; a newer one means a conflict")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ReviewIn:
+        changes = (self.lead_department, self.co_departments, self.topic)
+        if self.action == "correct" and all(c is None for c in changes):
+            raise ValueError("a correction names at least one of lead_department, co_departments, topic")
+        if self.action != "correct" and any(c is not None for c in changes):
+            raise ValueError(f"{self.action} takes no lead_department, co_departments or topic")
+        if self.action == "reject" and not (self.reason or "").strip():
+            raise ValueError("不予立案 needs a reason")
+        return self
+
+
+class ReviewOut(BaseModel):
+    proposal: ProposalOut
+    review_id: int
+
+
+class KeyOut(BaseModel):
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+
+
+class ModelInfo(BaseModel):
+    version: str
+    model_type: str
+    components: list[str]
+    encoder: str | None
+    labels: dict[str, list[str]]
+    thresholds: dict[str, float]
+    metrics: dict[str, Any]
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[dict[str, Any]]
+
+
+class TermOut(BaseModel):
+    text: str
+    weight: float
+
+    @field_validator("weight")
+    @classmethod
+    def _rounded(cls, value: float) -> float:
+        return round(value, 4)

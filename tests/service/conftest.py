@@ -1,0 +1,93 @@
+"""The service on a real database: every test runs against SQLite and, when a server is given, PostgreSQL.
+
+`scripts/test.sh` starts a throwaway PostgreSQL server (Debian's package) and sets
+PROPOSAL_ROUTER_TEST_POSTGRES_URL; each test gets a database of its own on it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from model.router import Router
+from service import store
+from service.api.app import create_app
+from service.api.state import AppState
+from service.cli import main
+from service.config import Settings
+from service.security import ROLES
+from tests.conftest import REPO
+
+POSTGRES_ENV = "PROPOSAL_ROUTER_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A TF-IDF bundle on the demo proposals: real department names, trained in seconds."""
+    out = tmp_path_factory.mktemp("service") / "model"
+    data = REPO / "data" / "demo" / "train.csv"
+    assert main(["train", "--data", str(data), "--out", str(out), "--model-type", "baseline"]) == 0
+    return out
+
+
+def postgres_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL run needs a server: set {POSTGRES_ENV} (scripts/test.sh starts one)")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'service.db'}"
+        return
+    server = make_url(postgres_url())
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class Service:
+    client: TestClient
+    state: AppState
+    keys: dict[str, str]
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"X-API-Key": self.keys[role]}
+
+
+def start_service(url: str, bundle: Path, **settings: object) -> Service:
+    router = Router(bundle)
+    router.manifest.routing.lead_threshold = 0.5  # so that both auto-routing and the review queue occur
+    app = create_app(Settings(database_url=url, **settings), router)  # type: ignore[arg-type]
+    state: AppState = app.state.services
+    with state.sessions() as session:
+        keys = {role: store.create_key(session, f"{role} tester", role, "test")[1] for role in ROLES}
+    return Service(TestClient(app), state, keys)
+
+
+@pytest.fixture
+def service(database_url: str, demo_bundle: Path) -> Iterator[Service]:
+    running = start_service(database_url, demo_bundle)
+    try:
+        yield running
+    finally:
+        running.client.close()
+        running.state.engine.dispose()
