@@ -4,8 +4,9 @@
 
 For each encoder it fine-tunes a bundle on the demo proposals (or uses `--bundle MODEL=DIR`), exports int8,
 then measures in a fresh subprocess per method (so peak memory is that method's own):
-1. `pipeline("text-classification")` over the same fine-tuned torch encoder (truncation at 512 tokens),
-2. our `Router` with the fp32 ONNX encoder, 3. with the int8 encoder,
+1. `pipeline("text-classification")` over the same fine-tuned torch encoder (truncation at 512 tokens, and
+   at 256 tokens: as many as the bundle's window, so the same work per text), 2. our `Router` with the fp32
+   ONNX encoder, 3. with the int8 encoder,
 on (a) THUCNews test headlines and (b) long real texts of 300–3,000 characters (citizen messages from
 attachment3 and the demo proposals). It reports proposals per second (batch), p50/p99 latency of one
 proposal at a time, peak memory, the work per proposal (encoder FLOPs from the model's shape and the tokens
@@ -59,6 +60,9 @@ def encoder_flops(config: dict[str, Any], window_lengths: list[int]) -> float:
     return float(sum(layers * (2 * n * (4 * h * h + 2 * h * f) + 4 * n * n * h) for n in window_lengths))
 
 
+METHODS = ("pipeline", "pipeline-256", "onnx-fp32", "onnx-int8")
+
+
 def matmul_gflops(threads: int) -> float:
     """What the cores reach on a float32 matrix multiply: the practical ceiling for this encoder."""
     a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
@@ -96,7 +100,7 @@ def _timings(call: Any, texts: list[str], batch: Any) -> dict[str, float]:
 
 def worker(method: str, bundle: Path, texts_file: Path, threads: int) -> dict[str, Any]:
     texts = json.loads(texts_file.read_text(encoding="utf-8"))
-    if method == "pipeline":
+    if method.startswith("pipeline"):
         import torch
         from transformers import BertForSequenceClassification, PreTrainedTokenizerFast, pipeline
 
@@ -115,11 +119,12 @@ def worker(method: str, bundle: Path, texts_file: Path, threads: int) -> dict[st
             model_max_length=512,
         )
         classify = pipeline("text-classification", model=model, tokenizer=tokenizer, device=-1)
-        lengths = [min(len(tokenizer(t)["input_ids"]), 512) for t in texts]
+        limit = 256 if method == "pipeline-256" else 512  # 256: the same tokens per text as our runtime reads
+        lengths = [min(len(tokenizer(t)["input_ids"]), limit) for t in texts]
         result = _timings(
-            lambda t: classify(t, truncation=True),
+            lambda t: classify(t, truncation=True, max_length=limit),
             texts,
-            lambda ts: classify(ts, batch_size=16, truncation=True),
+            lambda ts: classify(ts, batch_size=16, truncation=True, max_length=limit),
         )
     else:
         from model.router import Router
@@ -251,7 +256,7 @@ def main() -> None:
         bundle = Path(given[model]) if model in given else prepare_bundle(model, args.shared, work / model, args.epochs)
         results["int8_accuracy"][model] = int8_accuracy_change(bundle)
         for name, file in files.items():
-            for method in ("pipeline", "onnx-fp32", "onnx-int8"):
+            for method in METHODS:
                 command = [
                     sys.executable,
                     __file__,

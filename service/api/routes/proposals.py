@@ -11,7 +11,7 @@ from model.schemas import Proposal
 from service import store
 from service.api.convert import to_out
 from service.api.deps import DB, Screener, State
-from service.schemas import Page, ProposalIn, ProposalOut, Status, TermOut
+from service.schemas import Page, ProposalId, ProposalIn, ProposalOut, Status, TermOut
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 
@@ -78,7 +78,7 @@ def listing(
 
 
 @router.get("/{proposal_id}", response_model=ProposalOut)
-def one(proposal_id: int, session: DB, _: Screener) -> ProposalOut:
+def one(proposal_id: ProposalId, session: DB, _: Screener) -> ProposalOut:
     return to_out(store.get(session, proposal_id))
 
 
@@ -88,7 +88,7 @@ def one(proposal_id: int, session: DB, _: Screener) -> ProposalOut:
     summary="The words that weighed most for a department (default: the suggested lead)",
 )
 def explanation(
-    proposal_id: int, state: State, session: DB, _: Screener, department: str | None = None
+    proposal_id: ProposalId, state: State, session: DB, _: Screener, department: str | None = None
 ) -> list[TermOut]:
     record = store.get(session, proposal_id)
     name = state.catalogue.department(department) if department else record.lead_department or record.model_lead

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from service import store
 from service.api.convert import to_out
 from service.api.deps import DB, Reviewer, State
-from service.schemas import Page, ReviewIn, ReviewOut
+from service.schemas import Page, ProposalId, ReviewIn, ReviewOut
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -35,7 +35,7 @@ def queue(
     summary="Accept, correct or reject (不予立案) a pending item",
     responses={409: {"description": "someone else decided this item first, or it changed since you read it"}},
 )
-def decide(proposal_id: int, decision: ReviewIn, state: State, session: DB, caller: Reviewer) -> ReviewOut:
+def decide(proposal_id: ProposalId, decision: ReviewIn, state: State, session: DB, caller: Reviewer) -> ReviewOut:
     record, review = store.decide(session, proposal_id, decision, caller.name, state.catalogue)
     state.metrics.decisions.labels(kind=f"review_{decision.action}").inc()
     return ReviewOut(proposal=to_out(record), review_id=review.id)
