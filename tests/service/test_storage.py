@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,17 @@ def test_serve_without_a_model_says_how_to_give_one(tmp_path: Path, capsys: pyte
     assert "--model" in capsys.readouterr().err
     assert main(["serve", "--model", str(tmp_path / "missing"), "--db", f"sqlite:///{tmp_path / 'x.db'}"]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_the_service_runs_without_torch(demo_bundle: Path, tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from service.api.app import create_app\n"
+        "from service.config import Settings\n"
+        f"app = create_app(Settings(model={str(demo_bundle)!r}, database_url={f'sqlite:///{tmp_path}/s.db'!r}))\n"
+        "assert TestClient(app).get('/readyz').status_code == 200\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sklearn') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
