@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +23,8 @@ from service.catalogue import Catalogue, UnknownName
 from service.config import Settings
 from service.db.engine import make_engine, session_factory
 from service.db.migrate import upgrade
+from service.web import routes as web
+from service.web.session import SessionSigner
 
 log = logging.getLogger("proposal_router")
 
@@ -108,6 +111,7 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         catalogue=_catalogue(router, settings),
         metrics=Metrics(queue_size),
         explainer=Explainer(router),
+        signer=SessionSigner(settings.session_secret),
     )
 
 
@@ -122,6 +126,8 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
     app.state.services = state
     for module in (health, proposals, review, analysis, keys, metrics):
         app.include_router(module.router)
+    app.include_router(web.router)
+    app.mount("/ui/static", StaticFiles(directory=web.HERE / "static"), name="static")
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Any) -> Any:
@@ -134,6 +140,10 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
         return response
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(web.LoginRequired)
+    async def login_required(_: Request, exc: web.LoginRequired) -> RedirectResponse:
+        return web.login_redirect(exc)
 
     @app.exception_handler(store.NotFound)
     async def not_found(_: Request, exc: store.NotFound) -> JSONResponse:

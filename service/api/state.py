@@ -12,6 +12,7 @@ from model.router import Router
 from service.api.metrics import Metrics
 from service.catalogue import Catalogue
 from service.config import Settings
+from service.web.session import SessionSigner
 
 
 @dataclass
@@ -23,3 +24,4 @@ class AppState:
     catalogue: Catalogue
     metrics: Metrics
     explainer: Explainer
+    signer: SessionSigner

@@ -1,0 +1,1 @@
+"""The reviewers' web page: server-rendered, in Chinese, on the same store as the API."""

@@ -1,0 +1,205 @@
+"""The reviewers' pages: log in with a key, work the queue, accept, correct or reject (不予立案) one item."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from model.schemas import Proposal
+from service import store
+from service.api.convert import to_out
+from service.api.deps import DB, State
+from service.catalogue import UnknownName
+from service.schemas import ReviewIn
+from service.security import allows
+from service.web.session import COOKIE, MAX_AGE_SECONDS, WebUser, csrf_matches
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/ui", include_in_schema=False)
+SEPARATORS = re.compile(r"[、，,;；\s]+")
+QUEUE_PAGE = 50
+REASONS = {"low_confidence": "置信度低", "near_tie": "两个单位接近", "too_short": "内容过短"}
+
+
+class LoginRequired(Exception):
+    """Raised by pages that need a reviewer; the app answers with a redirect to the log-in page."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+def current_user(request: Request, state: State, session: DB) -> WebUser:
+    user = state.signer.user(request.cookies.get(COOKIE), session)
+    if user is None:
+        raise LoginRequired(request.url.path)
+    return user
+
+
+User = Annotated[WebUser, Depends(current_user)]
+
+
+def login_redirect(exc: LoginRequired) -> RedirectResponse:
+    return RedirectResponse(f"/ui/login?next={quote(exc.next_path)}", status.HTTP_303_SEE_OTHER)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths of this page: an open redirect to another site would help phishing."""
+    return target if target and target.startswith("/ui/") and not target.startswith("//") else "/ui/queue"
+
+
+@router.get("", response_class=RedirectResponse)
+def home() -> RedirectResponse:
+    return RedirectResponse("/ui/queue", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> Response:
+    return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request, state: State, session: DB, key: Annotated[str, Form()] = "", next: Annotated[str, Form()] = ""
+) -> Response:
+    record = store.authenticate(session, key.strip()) if key.strip() else None
+    error = None
+    if record is None:
+        error = "密钥无效或已被吊销"
+    elif not allows(record.role, "reviewer"):
+        error = f"该密钥的角色（{record.role}）不能复核提案，需要 reviewer 或以上"
+    if record is None or error:
+        context = {"next": _safe_next(next), "error": error}
+        return templates.TemplateResponse(request, "login.html", context, status_code=status.HTTP_401_UNAUTHORIZED)
+    response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        COOKIE,
+        state.signer.issue(record),
+        max_age=MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.secure_cookies,
+        path="/ui",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(user: User, csrf: Annotated[str, Form()] = "") -> Response:
+    if not csrf_matches(user, csrf):
+        return Response("CSRF token missing or wrong", status.HTTP_403_FORBIDDEN)
+    response = RedirectResponse("/ui/login", status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(COOKIE, path="/ui")
+    return response
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue(
+    request: Request,
+    state: State,
+    session: DB,
+    user: User,
+    department: str | None = None,
+    topic: str | None = None,
+    order: Literal["uncertain", "oldest"] = "uncertain",
+    page: int = 1,
+    done: int | None = None,
+) -> Response:
+    page = max(page, 1)
+    filters = store.Filters(status="pending", department=department or None, topic=topic or None)
+    total, records = store.search(session, filters, QUEUE_PAGE, (page - 1) * QUEUE_PAGE, order)
+    context = {
+        "user": user,
+        "items": [to_out(r) for r in records],
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // QUEUE_PAGE)),
+        "filters": {"department": department or "", "topic": topic or "", "order": order},
+        "departments": state.catalogue.departments,
+        "topics": state.catalogue.topics,
+        "done": done,
+        "reasons": REASONS,
+    }
+    return templates.TemplateResponse(request, "queue.html", context)
+
+
+def _detail(
+    request: Request, state: State, session: DB, user: WebUser, proposal_id: int, error: str | None, code: int
+) -> Response:
+    record = store.get(session, proposal_id)
+    item = to_out(record)
+    suggested = record.lead_department or record.model_lead
+    text = Proposal(title=record.title, body=record.body).text
+    terms = state.explainer.terms(text, suggested) if suggested else []
+    context: dict[str, Any] = {
+        "user": user,
+        "item": item,
+        "terms": terms,
+        "error": error,
+        "reasons": REASONS,
+        "departments": [(d, state.catalogue.aliases.get(d, [])) for d in state.catalogue.departments],
+        "topics": state.catalogue.topics,
+        "co_text": "、".join(c.name for c in item.routing.co_departments),
+    }
+    return templates.TemplateResponse(request, "proposal.html", context, status_code=code)
+
+
+@router.get("/proposals/{proposal_id}", response_class=HTMLResponse)
+def proposal(request: Request, proposal_id: int, state: State, session: DB, user: User) -> Response:
+    return _detail(request, state, session, user, proposal_id, None, status.HTTP_200_OK)
+
+
+def _decision(
+    action: str, lead: str, co: str, topic: str, reason: str, version: int | None, model: dict[str, Any]
+) -> ReviewIn:
+    """The form's fields as the API's decision: a correction sends only what differs from the model."""
+    if action != "correct":
+        return ReviewIn(action=action, reason=reason.strip() or None, version=version)  # type: ignore[arg-type]
+    co_names = [c for c in SEPARATORS.split(co) if c]
+    changes: dict[str, Any] = {
+        "lead_department": lead.strip() or None,
+        "co_departments": co_names if co_names != model["co_departments"] else None,
+        "topic": topic.strip() if topic.strip() and topic.strip() != model["topic"] else None,
+    }
+    return ReviewIn(action="correct", version=version, **changes)
+
+
+@router.post("/proposals/{proposal_id}", response_class=HTMLResponse)
+def decide(
+    request: Request,
+    proposal_id: int,
+    state: State,
+    session: DB,
+    user: User,
+    action: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
+    lead_department: Annotated[str, Form()] = "",
+    co_departments: Annotated[str, Form()] = "",
+    topic: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    if not csrf_matches(user, csrf):
+        return Response("CSRF token missing or wrong: reload the page", status.HTTP_403_FORBIDDEN)
+    record = store.get(session, proposal_id)
+    try:
+        decision = _decision(
+            action, lead_department, co_departments, topic, reason, version, store.model_answer(record)
+        )
+        store.decide(session, proposal_id, decision, user.name, state.catalogue)
+    except ValidationError as exc:
+        message = "；".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        return _detail(request, state, session, user, proposal_id, message, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    except (UnknownName, ValueError) as exc:
+        return _detail(request, state, session, user, proposal_id, str(exc), status.HTTP_422_UNPROCESSABLE_CONTENT)
+    except store.Conflict as exc:
+        return _detail(request, state, session, user, proposal_id, str(exc), status.HTTP_409_CONFLICT)
+    state.metrics.decisions.labels(kind=f"review_{action}").inc()
+    return RedirectResponse(f"/ui/queue?done={proposal_id}", status.HTTP_303_SEE_OTHER)

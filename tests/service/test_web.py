@@ -1,0 +1,103 @@
+"""The reviewers' page over HTTP: log-in, CSRF, the queue, and decisions made through its forms."""
+
+from __future__ import annotations
+
+import re
+
+from service import store
+from tests.service.conftest import Service
+from tests.service.test_proposals_api import intake
+
+
+def log_in(service: Service, role: str = "reviewer") -> str:
+    """Log the test client in and return the CSRF token the pages carry."""
+    response = service.client.post("/ui/login", data={"key": service.keys[role], "next": "/ui/queue"})
+    assert response.status_code == 200 and response.url.path == "/ui/queue", response.text
+    match = re.search(r'name="csrf" value="([^"]+)"', response.text)
+    assert match, "the logged-in page has no CSRF token"
+    return match.group(1)
+
+
+def submit_intake(service: Service, n: int = 20) -> list[dict[str, object]]:
+    posted = service.client.post("/v1/proposals", json=intake(n), headers=service.headers("screener")).json()
+    return [p for p in posted if p["status"] == "pending"]
+
+
+def test_pages_need_a_reviewer_log_in(service: Service) -> None:
+    response = service.client.get("/ui/queue", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/ui/login?next=/ui/queue"
+    wrong = service.client.post("/ui/login", data={"key": "pr_wrong"})
+    assert wrong.status_code == 401 and "密钥无效" in wrong.text
+    screener = service.client.post("/ui/login", data={"key": service.keys["screener"]})
+    assert screener.status_code == 401 and "screener" in screener.text
+    assert service.client.get("/ui/queue", follow_redirects=False).status_code == 303
+
+
+def test_log_in_never_redirects_off_site(service: Service) -> None:
+    response = service.client.post(
+        "/ui/login", data={"key": service.keys["reviewer"], "next": "//evil.example/"}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/ui/queue"
+
+
+def test_queue_lists_pending_items_most_uncertain_first(service: Service) -> None:
+    waiting = submit_intake(service)
+    page = service.client.get("/ui/queue")
+    assert page.status_code == 303 or page.url.path == "/ui/login"  # not logged in yet
+    log_in(service)
+    page = service.client.get("/ui/queue")
+    shown = [int(i) for i in re.findall(r'<tr data-id="(\d+)">', page.text)]
+    by_confidence = sorted(waiting, key=lambda p: (p["routing"]["lead_department"]["confidence"], p["id"]))  # type: ignore[index]
+    assert shown == [p["id"] for p in by_confidence]
+    assert f"{len(waiting)} 件" in page.text
+
+
+def test_correcting_through_the_form_resolves_an_alias_and_leaves_the_queue(service: Service) -> None:
+    item = submit_intake(service)[0]
+    csrf = log_in(service)
+    detail = service.client.get(f"/ui/proposals/{item['id']}")
+    assert detail.status_code == 200 and str(item["title"]) in detail.text
+    form = {"csrf": csrf, "action": "correct", "version": str(item["version"]), "lead_department": "市住建局"}
+    form |= {"co_departments": "市财政局、发改委", "topic": ""}
+    response = service.client.post(f"/ui/proposals/{item['id']}", data=form)
+    assert response.status_code == 200 and response.url.path == "/ui/queue", response.text
+    assert f"提案 {item['id']} 已处理" in response.text
+    assert f'<tr data-id="{item["id"]}">' not in response.text
+    with service.state.sessions() as session:
+        record = store.get(session, int(item["id"]))  # type: ignore[call-overload]
+        assert record.status == "reviewed" and record.decided_by == "reviewer tester"
+        assert record.lead_department == "市住房和城乡建设局"
+        assert record.co_departments == ["市财政局", "市发展和改革委员会"]
+
+
+def test_forms_without_the_csrf_token_are_refused(service: Service) -> None:
+    item = submit_intake(service)[0]
+    log_in(service)
+    response = service.client.post(f"/ui/proposals/{item['id']}", data={"action": "accept"})
+    assert response.status_code == 403
+    forged = service.client.post(f"/ui/proposals/{item['id']}", data={"action": "accept", "csrf": "forged"})
+    assert forged.status_code == 403
+    with service.state.sessions() as session:
+        assert store.get(session, int(item["id"])).status == "pending"  # type: ignore[call-overload]
+
+
+def test_bad_decisions_are_explained_on_the_page(service: Service) -> None:
+    first, second = submit_intake(service)[:2]
+    csrf = log_in(service)
+    unknown = {"csrf": csrf, "action": "correct", "lead_department": "市不存在局"}
+    response = service.client.post(f"/ui/proposals/{first['id']}", data=unknown)
+    assert response.status_code == 422 and "unknown department" in response.text
+    no_reason = service.client.post(f"/ui/proposals/{first['id']}", data={"csrf": csrf, "action": "reject"})
+    assert no_reason.status_code == 422 and "不予立案 needs a reason" in no_reason.text
+    reject = {"csrf": csrf, "action": "reject", "reason": "属个人诉求"}
+    assert service.client.post(f"/ui/proposals/{second['id']}", data=reject).url.path == "/ui/queue"
+    again = service.client.post(f"/ui/proposals/{second['id']}", data={"csrf": csrf, "action": "accept"})
+    assert again.status_code == 409 and "already decided by reviewer tester" in again.text
+
+
+def test_revoking_the_key_ends_the_browser_session(service: Service) -> None:
+    log_in(service)
+    prefix = service.keys["reviewer"][:10]
+    with service.state.sessions() as session:
+        store.revoke_key(session, prefix, "test")
+    assert service.client.get("/ui/queue", follow_redirects=False).status_code == 303
