@@ -6,12 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
 from model.schemas import Candidate, Decision, ReviewReason
 
 Status = Literal["auto", "pending", "reviewed", "rejected"]
 ProposalId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="the service's own proposal number")]
+Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="items to skip")]
 EXAMPLE_TITLE = "关于加强老旧小区加装电梯工作的提案"
 EXAMPLE_BODY = (
     "我市老旧小区多建于上世纪九十年代，老年住户比例高，上下楼困难。建议简化审批流程，加大财政补贴，统筹协调管线迁移。"

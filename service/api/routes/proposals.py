@@ -11,7 +11,7 @@ from model.schemas import Proposal
 from service import store
 from service.api.convert import to_out
 from service.api.deps import DB, Screener, State
-from service.schemas import Page, ProposalId, ProposalIn, ProposalOut, Status, TermOut
+from service.schemas import Limit, Offset, Page, ProposalId, ProposalIn, ProposalOut, Status, TermOut
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 
@@ -69,8 +69,8 @@ def listing(
     since: datetime | None = None,
     until: datetime | None = None,
     order: Literal["newest", "oldest", "uncertain"] = "newest",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page:
     filters = store.Filters(status=status_, department=department, topic=topic, since=since, until=until)
     total, records = store.search(session, filters, limit, offset, order)

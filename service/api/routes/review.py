@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from service import store
 from service.api.convert import to_out
 from service.api.deps import DB, Reviewer, State
-from service.schemas import Page, ProposalId, ReviewIn, ReviewOut
+from service.schemas import Limit, Offset, Page, ProposalId, ReviewIn, ReviewOut
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -21,8 +21,8 @@ def queue(
     department: str | None = None,
     topic: str | None = None,
     order: Literal["uncertain", "oldest"] = "uncertain",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Page:
     filters = store.Filters(status="pending", department=department, topic=topic)
     total, records = store.search(session, filters, limit, offset, order)
