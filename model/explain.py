@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from model.router import Router
 from model.tfidf import TfidfScorer
 
+PUNCTUATION = "，。；：！？、,.;:!?（）()“”\"' \n"
 CLAUSE = re.compile(r"[^，。；！？、,.;!?\n]+")
 MAX_CLAUSES = 40
 
@@ -45,7 +46,7 @@ class Explainer:
         weights = values * self.tfidf.heads["lead"][0][features, column]
         chosen: list[Term] = []
         for i in np.argsort(-weights):
-            gram = self.vocabulary[int(features[i])].strip()
+            gram = self.vocabulary[int(features[i])].strip(PUNCTUATION)
             if weights[i] <= 0 or len(chosen) == limit:
                 break
             if len(gram) < 2 or any(gram in t.text or t.text in gram for t in chosen):

@@ -26,6 +26,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
 SEPARATORS = re.compile(r"[、，,;；\s]+")
 QUEUE_PAGE = 50
+STATUSES = {"pending": "待复核", "auto": "已自动交办", "reviewed": "已复核", "rejected": "不予立案"}
 REASONS = {"low_confidence": "置信度低", "near_tie": "两个单位接近", "too_short": "内容过短"}
 
 
@@ -144,6 +145,7 @@ def _detail(
         "terms": terms,
         "error": error,
         "reasons": REASONS,
+        "statuses": STATUSES,
         "departments": [(d, state.catalogue.aliases.get(d, [])) for d in state.catalogue.departments],
         "topics": state.catalogue.topics,
         "co_text": "、".join(c.name for c in item.routing.co_departments),
