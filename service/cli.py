@@ -121,24 +121,30 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
     from model.records import read_proposals
     from model.tables import read_table, write_table
     from service.output import RESULT_COLUMNS, result_row
+    from service.workbook import RoutedRow, write_department_files, write_workbook
 
     router = _router(args, settings)
     table = read_table(args.input, args.sheet)
     rows, issues = read_proposals(table, _columns(args))
     output = Path(args.output)
-    routed: list[dict[str, Any]] = []
+    routed: list[RoutedRow] = []
     batch = args.batch_size or settings.batch_size
-    counts = {"auto": 0, "review": 0}
     with tqdm(total=len(rows), desc="routing", unit="proposal", disable=None) as bar:
         for start in range(0, len(rows), batch):
             part = rows[start : start + batch]
             for item, result in zip(part, router.route([r.proposal for r in part]), strict=True):
-                routed.append({**item.raw, **result_row(result)})
-                counts[result.decision] += 1
+                routed.append(RoutedRow(item.raw, result))
             bar.update(len(part))
-    columns = [c for c in table.columns if c not in RESULT_COLUMNS] + RESULT_COLUMNS
-    write_table(output, columns, routed)
-    print(f"routed {len(routed)} proposals: {counts['auto']} auto, {counts['review']} to review -> {output}")
+    if output.suffix.lower() == ".xlsx":  # the office's workbook: Chinese columns, summary, rejected rows
+        write_workbook(output, table.columns, routed, issues)
+    else:
+        columns = [c for c in table.columns if c not in RESULT_COLUMNS] + RESULT_COLUMNS
+        write_table(output, columns, ({**r.raw, **result_row(r.result)} for r in routed))
+    review = sum(r.result.decision == "review" for r in routed)
+    print(f"routed {len(routed)} proposals: {len(routed) - review} auto, {review} to review -> {output}")
+    if args.split_by_department:
+        files = write_department_files(Path(args.split_by_department), table.columns, routed)
+        print(f"{len(files)} department lists -> {args.split_by_department}")
     if issues:
         _report(issues)
         rejected = output.with_name(output.stem + ".rejected.csv")
@@ -255,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--input", required=True)
     route.add_argument("--output", required=True, help="CSV, XLSX or JSONL (by extension)")
     route.add_argument("--batch-size", type=int)
+    route.add_argument(
+        "--split-by-department", metavar="DIR", help="also write one XLSX per suggested lead department into DIR"
+    )
     route.add_argument("--threads", type=int, help="inference threads (default: all cores)")
     route.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
 

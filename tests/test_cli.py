@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from model.tables import read_table
+from service import workbook
 from service.cli import main
 from tests.conftest import make_rows, write_csv
 
@@ -70,16 +72,20 @@ def test_transformer_without_base_model_is_a_clear_error(tmp_path: Path, capsys:
     assert "needs --base-model" in err
 
 
-def test_route_skips_bad_rows_and_routes_the_rest(
-    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _office_intake(tmp_path: Path) -> list[str]:
+    """An office's GB18030 sheet with an empty row (its 3rd line) and a repeated id (its 6th line)."""
     rows = [{"编号": r["id"], "标题": r["title"], "内容": r["body"]} for r in make_rows(3)]
     rows[1]["标题"] = rows[1]["内容"] = ""
     rows[4]["编号"] = rows[3]["编号"]
     source = write_csv(tmp_path / "intake.csv", rows, "gb18030")
-    out = tmp_path / "routed.xlsx"
-    argv = ["route", "--model", str(bundle), "--input", str(source), "--output", str(out)]
-    assert main([*argv, "--id-field", "编号", "--title-field", "标题", "--body-field", "内容"]) == 0
+    return ["--input", str(source), "--id-field", "编号", "--title-field", "标题", "--body-field", "内容"]
+
+
+def test_route_skips_bad_rows_and_routes_the_rest(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "routed.csv"
+    assert main(["route", "--model", str(bundle), "--output", str(out), *_office_intake(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "routed 7 proposals" in captured.out and "2 rows not routed" in captured.out
     assert "intake.csv, row 3, column '标题/内容': empty text" in captured.err
@@ -90,6 +96,38 @@ def test_route_skips_bad_rows_and_routes_the_rest(
     assert all(r["route_lead_department"] and r["route_top3_candidates"] for r in routed.rows)
     rejected = read_table(tmp_path / "routed.rejected.csv")
     assert [r["row"] for r in rejected.rows] == ["3", "6"]
+
+
+def test_route_to_xlsx_writes_the_office_workbook(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openpyxl import load_workbook
+
+    out, split = tmp_path / "交办.xlsx", tmp_path / "departments"
+    argv = ["route", "--model", str(bundle), "--output", str(out), "--split-by-department", str(split)]
+    assert main([*argv, *_office_intake(tmp_path)]) == 0
+    book = load_workbook(out)
+    assert book.sheetnames == ["交办结果", "汇总", "未处理行"]
+    results = read_table(out, "交办结果")
+    assert results.columns == ["编号", "标题", "内容", *workbook.RESULT_HEADERS]
+    assert len(results.rows) == 7 and {r["处理方式"] for r in results.rows} <= {"自动交办", "人工复核"}
+    assert all(r["候选单位(前三)"].count("(") == 3 for r in results.rows)
+    summary = {row[0]: row[1] for row in book["汇总"].iter_rows(values_only=True) if row and row[0]}
+    assert summary["提案总数"] == 9 and summary["未能处理的行"] == 2
+    assert summary["已交办（自动）"] + summary["转人工复核"] == 7
+    leads = Counter(r["建议主办单位"] for r in results.rows)
+    assert all(summary[name] == count for name, count in leads.items())
+    assert len(book["汇总"]._charts) == 1
+    assert [r[1] for r in book["未处理行"].iter_rows(min_row=2, values_only=True)] == [3, 6]
+    files = sorted(p.stem for p in split.glob("*.xlsx"))
+    assert files == sorted(workbook.department_file_name(n) for n in leads)
+    assert sum(len(read_table(p).rows) for p in split.glob("*.xlsx")) == 7
+    assert f"{len(files)} department lists" in capsys.readouterr().out
+
+
+def test_result_columns_never_overwrite_the_offices_own() -> None:
+    assert workbook.result_headers(["编号", "主题"])[:3] == ["建议主办单位", "建议协办单位", "主题（建议）"]
+    assert workbook.department_file_name("市住房/城乡 建设局") == "市住房_城乡_建设局"
 
 
 def test_route_rejects_unknown_output_type(bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,6 +17,7 @@ from service import store
 from service.api.convert import to_out
 from service.api.deps import DB, State
 from service.catalogue import UnknownName
+from service.labels import REASONS, STATUSES
 from service.schemas import ReviewIn
 from service.security import allows
 from service.web.session import COOKIE, MAX_AGE_SECONDS, WebUser, csrf_matches
@@ -26,8 +27,6 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
 SEPARATORS = re.compile(r"[、，,;；\s]+")
 QUEUE_PAGE = 50
-STATUSES = {"pending": "待复核", "auto": "已自动交办", "reviewed": "已复核", "rejected": "不予立案"}
-REASONS = {"low_confidence": "置信度低", "near_tie": "两个单位接近", "too_short": "内容过短"}
 
 
 class LoginRequired(Exception):
