@@ -116,34 +116,82 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _route(args: argparse.Namespace, settings: Settings) -> None:
-    from tqdm.auto import tqdm
-
     from model.records import read_proposals
-    from model.tables import read_table, write_table
-    from service.output import RESULT_COLUMNS, result_row
-    from service.workbook import RoutedRow, write_department_files, write_workbook
+    from model.tables import read_table
+    from service.workbook import RoutedRow
 
     router = _router(args, settings)
+    if args.job:
+        _route_job(args, settings, router)
+        return
     table = read_table(args.input, args.sheet)
     rows, issues = read_proposals(table, _columns(args))
-    output = Path(args.output)
-    routed: list[RoutedRow] = []
-    batch = args.batch_size or settings.batch_size
-    with tqdm(total=len(rows), desc="routing", unit="proposal", disable=None) as bar:
+    routed = []
+    with _progress(len(rows)) as bar:
+        batch = args.batch_size or settings.batch_size
         for start in range(0, len(rows), batch):
             part = rows[start : start + batch]
             for item, result in zip(part, router.route([r.proposal for r in part]), strict=True):
                 routed.append(RoutedRow(item.raw, result))
             bar.update(len(part))
+    _write_routed(args, table.columns, routed, issues)
+
+
+def _progress(total: int, done: int = 0) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc="routing", unit="proposal", disable=None)
+
+
+def _route_job(args: argparse.Namespace, settings: Settings, router: Any) -> None:
+    """`route --job`: the same routing, stored in the database as it goes, so a killed run resumes."""
+    from model.records import read_proposals
+    from model.tables import read_table
+    from service import batches
+    from service.db.engine import make_engine, session_factory
+    from service.db.migrate import upgrade
+
+    engine = make_engine(args.db or settings.database_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    columns = _columns(args)
+    digest = batches.fingerprint(Path(args.input), columns, args.sheet)
+    with sessions() as session:
+        job = batches.latest_job(session, digest)
+        if job is None:
+            table = read_table(args.input, args.sheet)
+            rows, issues = read_proposals(table, columns)
+            job = batches.create_job(session, args.input, digest, table, rows, issues, columns, "cli")
+            print(f"batch job {job.id}: {job.total_rows} rows to route")
+        state = batches.progress(session, job)
+        if job.status != "queued":
+            done = f"{state.done_rows} of {job.total_rows} rows routed before"
+            print(f"resuming batch job {job.id} ({job.status}): {done}")
+    with _progress(state.total_rows, state.done_rows) as bar:
+        batch = args.batch_size or settings.batch_size
+        batches.run_job(sessions, router, job.id, "cli", batch, bar.update)
+    with sessions() as session:
+        finished = session.get(type(job), job.id)
+        assert finished is not None
+        _write_routed(args, list(finished.columns), batches.result_rows(session, finished), batches.issues_of(finished))
+    engine.dispose()
+
+
+def _write_routed(args: argparse.Namespace, original: list[str], routed: list[Any], issues: Sequence[RowIssue]) -> None:
+    from model.tables import write_table
+    from service.output import RESULT_COLUMNS, result_row
+    from service.workbook import write_department_files, write_workbook
+
+    output = Path(args.output)
     if output.suffix.lower() == ".xlsx":  # the office's workbook: Chinese columns, summary, rejected rows
-        write_workbook(output, table.columns, routed, issues)
+        write_workbook(output, original, routed, issues)
     else:
-        columns = [c for c in table.columns if c not in RESULT_COLUMNS] + RESULT_COLUMNS
+        columns = [c for c in original if c not in RESULT_COLUMNS] + RESULT_COLUMNS
         write_table(output, columns, ({**r.raw, **result_row(r.result)} for r in routed))
     review = sum(r.result.decision == "review" for r in routed)
     print(f"routed {len(routed)} proposals: {len(routed) - review} auto, {review} to review -> {output}")
     if args.split_by_department:
-        files = write_department_files(Path(args.split_by_department), table.columns, routed)
+        files = write_department_files(Path(args.split_by_department), original, routed)
         print(f"{len(files)} department lists -> {args.split_by_department}")
     if issues:
         _report(issues)
@@ -261,6 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--input", required=True)
     route.add_argument("--output", required=True, help="CSV, XLSX or JSONL (by extension)")
     route.add_argument("--batch-size", type=int)
+    route.add_argument(
+        "--job",
+        action="store_true",
+        help="store progress in the database (--db) so that an interrupted run resumes where it stopped",
+    )
+    route.add_argument("--db", help="database for --job (default: PROPOSAL_ROUTER_DATABASE_URL)")
     route.add_argument(
         "--split-by-department", metavar="DIR", help="also write one XLSX per suggested lead department into DIR"
     )

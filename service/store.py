@@ -40,7 +40,7 @@ class Filters:
     until: datetime | None = None
 
 
-def _record(item: ProposalIn, result: RoutingResult, actor: str) -> ProposalRecord:
+def routed_record(item: ProposalIn, result: RoutingResult, actor: str) -> ProposalRecord:
     lead = result.lead_department
     auto = result.decision == "auto"
     return ProposalRecord(
@@ -68,7 +68,7 @@ def _record(item: ProposalIn, result: RoutingResult, actor: str) -> ProposalReco
     )
 
 
-def _existing(session: Session, external_ids: Sequence[str]) -> dict[str, ProposalRecord]:
+def stored_by_external_id(session: Session, external_ids: Sequence[str]) -> dict[str, ProposalRecord]:
     if not external_ids:
         return {}
     found = session.scalars(select(ProposalRecord).where(ProposalRecord.external_id.in_(external_ids)))
@@ -80,7 +80,7 @@ def submit(
 ) -> list[tuple[ProposalRecord, bool]]:
     """Store and route new filings; a known external id returns the stored record (flag True) instead."""
     wanted = [i.external_id for i in items if i.external_id is not None]
-    known = _existing(session, wanted)
+    known = stored_by_external_id(session, wanted)
     fresh: dict[str, ProposalIn] = {}
     todo: list[ProposalIn] = []
     for item in items:
@@ -90,13 +90,13 @@ def submit(
             fresh[item.external_id] = item
             todo.append(item)
     results = router.route([Proposal(id=i.external_id, title=i.title, body=i.body) for i in todo])
-    created = {id(i): _record(i, r, actor) for i, r in zip(todo, results, strict=True)}
+    created = {id(i): routed_record(i, r, actor) for i, r in zip(todo, results, strict=True)}
     try:
         for item, result in zip(todo, results, strict=True):
             record = created[id(item)]
             session.add(record)
             session.flush()
-            session.add(_audit(actor, "route", record.id, {"result": result.model_dump(mode="json")}))
+            session.add(audit_event(actor, "route", record.id, {"result": result.model_dump(mode="json")}))
         session.commit()
     except IntegrityError:
         session.rollback()  # another request stored the same external id meanwhile: answer with that one
@@ -112,14 +112,14 @@ def submit(
 
 
 def _resubmitted(session: Session, items: Sequence[ProposalIn]) -> list[ProposalRecord]:
-    known = _existing(session, [i.external_id for i in items if i.external_id is not None])
+    known = stored_by_external_id(session, [i.external_id for i in items if i.external_id is not None])
     missing = [i for i in items if i.external_id is None or i.external_id not in known]
     if missing:
         raise Conflict("a concurrent request stored some of these proposals; submit them again")
     return [known[i.external_id] for i in items if i.external_id is not None]
 
 
-def _audit(actor: str, action: str, proposal_id: int | None, details: dict[str, Any]) -> AuditEvent:
+def audit_event(actor: str, action: str, proposal_id: int | None, details: dict[str, Any]) -> AuditEvent:
     return AuditEvent(at=now(), actor=actor, action=action, proposal_id=proposal_id, details=details)
 
 
@@ -234,7 +234,7 @@ def decide(
     )
     session.add(review)
     session.flush()
-    session.add(_audit(actor, f"review.{decision.action}", proposal_id, {"review_id": review.id, **changes}))
+    session.add(audit_event(actor, f"review.{decision.action}", proposal_id, {"review_id": review.id, **changes}))
     session.commit()
     session.refresh(record)
     return record, review
@@ -270,7 +270,7 @@ def create_key(session: Session, name: str, role: Role, actor: str) -> tuple[Api
     record = ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=key[:10], created_at=now())
     session.add(record)
     session.flush()
-    session.add(_audit(actor, "key.create", None, {"name": name, "role": role, "prefix": record.prefix}))
+    session.add(audit_event(actor, "key.create", None, {"name": name, "role": role, "prefix": record.prefix}))
     session.commit()
     return record, key
 
@@ -285,7 +285,7 @@ def revoke_key(session: Session, prefix: str, actor: str) -> ApiKey:
     if record is None:
         raise NotFound(f"no active key starting {prefix}")
     record.revoked_at = now()
-    session.add(_audit(actor, "key.revoke", None, {"name": record.name, "prefix": prefix}))
+    session.add(audit_event(actor, "key.revoke", None, {"name": record.name, "prefix": prefix}))
     session.commit()
     return record
 

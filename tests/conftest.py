@@ -23,6 +23,9 @@ TOPIC_OF = {"市医疗保障局": "医疗卫生", "市教育局": "教育科技"
 CO_OF = {"市医疗保障局": ["市卫生健康委员会"], "市教育局": [], "市交通运输局": ["市公安局"]}
 
 
+OFFICE_COLUMNS = ["--id-field", "编号", "--title-field", "提案标题", "--body-field", "提案内容"]
+
+
 def make_rows(n_per_department: int = 20, seed: int = 0) -> list[dict[str, str]]:
     rng = random.Random(seed)
     rows = []

@@ -10,7 +10,7 @@ import pytest
 from model.manifest import load_manifest
 from model.tables import read_table, write_table
 from service.cli import main
-from tests.conftest import REPO, require_shared_model
+from tests.conftest import OFFICE_COLUMNS, REPO, require_shared_model
 
 pytestmark = pytest.mark.integration
 
@@ -47,16 +47,7 @@ def test_bundle_records_what_was_trained(demo_bundle: Path) -> None:
 def test_routes_the_office_intake_sheet(demo_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "routed.csv"
     argv = ["route", "--model", str(demo_bundle), "--input", str(REPO / "data" / "demo" / "intake.xlsx")]
-    argv += [
-        "--output",
-        str(out),
-        "--id-field",
-        "编号",
-        "--title-field",
-        "提案标题",
-        "--body-field",
-        "提案内容",
-    ]
+    argv += ["--output", str(out), *OFFICE_COLUMNS]
     assert main(argv) == 0
     routed = read_table(out)
     intake = read_table(REPO / "data" / "demo" / "intake.xlsx")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -114,3 +114,44 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(default=now)
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class BatchJob(Base):
+    """A file routed as one resumable job: its rows are stored first, then routed chunk by chunk.
+
+    `fingerprint` (the file's bytes and the column mapping) lets the command line find an interrupted job
+    again; `issues` are the rows that could not be read, kept for the result's rejected sheet.
+    """
+
+    __tablename__ = "batch_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    columns: Mapped[list[Any]] = mapped_column(default=list)
+    issues: Mapped[list[Any]] = mapped_column(default=list)
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class BatchRow(Base):
+    """One readable row of a job; `proposal_id` is set in the same transaction that stores its routing."""
+
+    __tablename__ = "batch_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("batch_jobs.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    sheet_row: Mapped[int] = mapped_column(Integer)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
+
+    __table_args__ = (UniqueConstraint("job_id", "position"), Index("ix_batch_rows_pending", "job_id", "proposal_id"))

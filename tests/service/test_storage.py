@@ -24,8 +24,9 @@ def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         upgrade(engine)  # idempotent: a restarted service upgrades again
-        assert current_revision(engine) == "0001"
-        assert {"proposals", "reviews", "audit_log", "api_keys"} <= set(inspect(engine).get_table_names())
+        assert current_revision(engine) == "0002"
+        tables = {"proposals", "reviews", "audit_log", "api_keys", "batch_jobs", "batch_rows"}
+        assert tables <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             drift = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         assert drift == [], "models and migrations differ: add an Alembic revision"
