@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=20_000, ge=1)
     max_items: int = Field(default=100, ge=1, description="proposals per POST /v1/proposals")
     max_body_bytes: int = Field(default=4_000_000, ge=1_000)
+    max_upload_bytes: int = Field(default=200_000_000, ge=1_000, description="a batch file uploaded to /v1/batches")
 
     def taxonomy_path(self, given: str | None) -> Path | None:
         """`none` learns labels from the data; a relative default also resolves against the checkout."""

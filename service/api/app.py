@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -16,8 +18,9 @@ from model.explain import Explainer
 from model.router import Router
 from model.taxonomy import load_taxonomy
 from service import store
+from service.api.batch_worker import BatchWorker
 from service.api.metrics import Metrics
-from service.api.routes import analysis, health, keys, metrics, proposals, review
+from service.api.routes import analysis, batches, health, keys, metrics, proposals, review
 from service.api.state import AppState
 from service.catalogue import Catalogue, UnknownName
 from service.config import Settings
@@ -39,16 +42,17 @@ API key (`X-API-Key` or `Authorization: Bearer`); roles: screener < reviewer < a
 class BodyLimit:
     """Refuse request bodies above a size with 413, before the app reads them whole."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int, upload_path: str = "/v1/batches") -> None:
+        self.app, self.max_bytes, self.upload_bytes, self.upload_path = app, max_bytes, upload_bytes, upload_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.upload_bytes if scope.get("path") == self.upload_path else self.max_bytes
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
 
@@ -56,19 +60,18 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > limit:
                 raise _TooLarge
             return message
 
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        response = JSONResponse(
-            {"detail": f"request body larger than {self.max_bytes} bytes"}, status.HTTP_413_CONTENT_TOO_LARGE
-        )
+    async def _refuse(self, send: Send, limit: int) -> None:
+        detail = {"detail": f"request body larger than {limit} bytes"}
+        response = JSONResponse(detail, status.HTTP_413_CONTENT_TOO_LARGE)
         await response({"type": "http"}, _no_receive, send)
 
 
@@ -103,6 +106,8 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         with sessions() as session:
             return float(store.queue_size(session))
 
+    worker = BatchWorker(sessions, router)
+    worker.start()  # resumes jobs that a stop or crash interrupted
     return AppState(
         settings=settings,
         router=router,
@@ -112,6 +117,7 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         metrics=Metrics(queue_size),
         explainer=Explainer(router),
         signer=SessionSigner(settings.session_secret),
+        batch_worker=worker,
     )
 
 
@@ -122,9 +128,15 @@ def _error(code: int, detail: Any) -> JSONResponse:
 def create_app(settings: Settings | None = None, router: Router | None = None) -> FastAPI:
     settings = settings or Settings()
     state = build_state(settings, router)
-    app = FastAPI(title="proposal-router", version="1", description=DESCRIPTION)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.batch_worker.stop()  # the chunk in hand is finished; the rest resumes at the next start
+
+    app = FastAPI(title="proposal-router", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = state
-    for module in (health, proposals, review, analysis, keys, metrics):
+    for module in (health, proposals, review, batches, analysis, keys, metrics):
         app.include_router(module.router)
     app.include_router(web.router)
     app.mount("/ui/static", StaticFiles(directory=web.HERE / "static"), name="static")
@@ -139,7 +151,7 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
         state.metrics.latency.labels(path).observe(time.perf_counter() - started)
         return response
 
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
 
     @app.exception_handler(web.LoginRequired)
     async def login_required(_: Request, exc: web.LoginRequired) -> RedirectResponse:

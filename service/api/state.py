@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from model.explain import Explainer
 from model.router import Router
+from service.api.batch_worker import BatchWorker
 from service.api.metrics import Metrics
 from service.catalogue import Catalogue
 from service.config import Settings
@@ -25,3 +26,4 @@ class AppState:
     metrics: Metrics
     explainer: Explainer
     signer: SessionSigner
+    batch_worker: BatchWorker

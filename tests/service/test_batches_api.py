@@ -1,0 +1,133 @@
+"""Batch jobs over HTTP: upload, progress, the office's workbook, and a server killed mid-job resuming."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from openpyxl import load_workbook
+
+from service.security import ROLES
+from tests.conftest import REPO
+from tests.service.conftest import Service
+from tests.service.test_batches import intake
+
+COLUMNS = {"id_field": "编号", "title_field": "提案标题", "body_field": "提案内容"}
+
+
+def upload(client: Any, key: str, path: Path) -> Any:
+    with path.open("rb") as fh:
+        files = {"file": (path.name, fh, "text/csv")}
+        return client.post("/v1/batches", files=files, data=COLUMNS, headers={"X-API-Key": key})
+
+
+def wait_done(client: Any, key: str, job_id: int, seconds: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        state: dict[str, Any] = client.get(f"/v1/batches/{job_id}", headers={"X-API-Key": key}).json()
+        if state["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.1)
+
+
+def results(client: Any, key: str, job_id: int) -> list[tuple[Any, ...]]:
+    response = client.get(f"/v1/batches/{job_id}/result", headers={"X-API-Key": key})
+    assert response.status_code == 200, response.text
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["交办结果", "汇总", "未处理行"]
+    return list(book["交办结果"].iter_rows(min_row=2, values_only=True))
+
+
+def test_upload_is_routed_in_the_background_and_its_review_rows_join_the_queue(
+    service: Service, tmp_path: Path
+) -> None:
+    source = intake(tmp_path / "年度提案.csv", 40)
+    created = upload(service.client, service.keys["screener"], source)
+    assert created.status_code == 202, created.text
+    job = created.json()
+    assert job["total_rows"] == 40 and job["failed_rows"] == 1
+    state = wait_done(service.client, service.keys["screener"], job["id"])
+    assert state["status"] == "done", state
+    assert state["done_rows"] == 40 == state["auto_rows"] + state["review_rows"]
+    rows = results(service.client, service.keys["screener"], job["id"])
+    assert [r[0] for r in rows] == [f"2026-{i:05d}" for i in range(40)]
+    queue = service.client.get("/v1/review", headers=service.headers("reviewer")).json()
+    assert queue["total"] == state["review_rows"] == sum(r[7] == "人工复核" for r in rows)
+
+
+def test_bad_uploads_get_clear_errors(service: Service, tmp_path: Path) -> None:
+    key = service.keys["screener"]
+    wrong = tmp_path / "intake.pdf"
+    wrong.write_bytes(b"%PDF")
+    assert upload(service.client, key, wrong).status_code == 415
+    misnamed = tmp_path / "intake.csv"
+    misnamed.write_text("编号,标题,正文\n1,关于,内容\n", encoding="utf-8")
+    response = upload(service.client, key, misnamed)
+    assert response.status_code == 422
+    assert "intake.csv, column '提案标题': column not found" in response.json()["detail"]
+    assert "/tmp" not in response.json()["detail"]
+    assert service.client.get("/v1/batches/99", headers={"X-API-Key": key}).status_code == 404
+    assert service.client.post("/v1/batches").status_code == 401
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve(bundle: Path, db: str, port: int) -> subprocess.Popen[bytes]:
+    command = ["proposal-router", "serve", "--model", str(bundle), "--db", db, "--port", str(port)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.2)
+
+
+def test_a_killed_server_resumes_the_job_and_routes_every_row_once(demo_bundle: Path, tmp_path: Path) -> None:
+    from service import store
+    from service.db.engine import make_engine, session_factory
+    from service.db.migrate import upgrade
+
+    db, n = f"sqlite:///{tmp_path / 'service.db'}", 4000
+    engine = make_engine(db)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        key = store.create_key(session, "督查室", ROLES[0], "test")[1]
+    engine.dispose()
+    port = _free_port()
+    server = _serve(demo_bundle, db, port)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        job = upload(client, key, intake(tmp_path / "intake.csv", n)).json()
+        deadline = time.monotonic() + 120
+        while client.get(f"/v1/batches/{job['id']}", headers={"X-API-Key": key}).json()["done_rows"] < 200:
+            assert time.monotonic() < deadline, "the job made no progress"
+            time.sleep(0.05)
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+    server = _serve(demo_bundle, db, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            state = client.get(f"/v1/batches/{job['id']}", headers={"X-API-Key": key}).json()
+            assert state["done_rows"] < n, "the job finished before the kill: use a larger file"
+            assert wait_done(client, key, job["id"])["status"] == "done"
+            rows = results(client, key, job["id"])
+            listed = client.get("/v1/proposals?limit=1", headers={"X-API-Key": key}).json()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert [r[0] for r in rows] == [f"2026-{i:05d}" for i in range(n)]
+    assert listed["total"] == n
