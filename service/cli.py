@@ -150,6 +150,7 @@ def _route_job(args: argparse.Namespace, settings: Settings, router: Any) -> Non
     from service import batches
     from service.db.engine import make_engine, session_factory
     from service.db.migrate import upgrade
+    from service.db.models import BatchJob
 
     engine = make_engine(args.db or settings.database_url)
     upgrade(engine)
@@ -171,7 +172,7 @@ def _route_job(args: argparse.Namespace, settings: Settings, router: Any) -> Non
         batch = args.batch_size or settings.batch_size
         batches.run_job(sessions, router, job.id, "cli", batch, bar.update)
     with sessions() as session:
-        finished = session.get(type(job), job.id)
+        finished = session.get(BatchJob, job.id)
         assert finished is not None
         _write_routed(args, list(finished.columns), batches.result_rows(session, finished), batches.issues_of(finished))
     engine.dispose()
