@@ -62,20 +62,29 @@ def _text(raw: dict[str, Any], names: list[str]) -> str:
     return "\n".join(str(raw.get(n, "")).strip() for n in names if str(raw.get(n, "")).strip())
 
 
-def read_proposals(table: Table, columns: ColumnMap) -> tuple[list[ProposalRow], list[RowIssue]]:
-    """Every usable row as a proposal; empty texts and repeated ids are reported and left out."""
+def read_proposals(
+    table: Table, columns: ColumnMap, max_chars: int | None = None
+) -> tuple[list[ProposalRow], list[RowIssue]]:
+    """Every usable row as a proposal; empty, over-long (`max_chars`) texts and repeated ids are left out."""
     require_columns(table, columns)
     has_id = columns.id in table.columns
     issues: list[RowIssue] = list(table.issues)
     seen: dict[str, int] = {}
     out: list[ProposalRow] = []
+    text_cols = "/".join(columns.title + columns.body)
     for raw, row in zip(table.rows, table.row_numbers, strict=True):
         ident = str(raw.get(columns.id, "")).strip() if has_id else ""
         ident = ident or f"row-{row}"
         title, body = _text(raw, columns.title), _text(raw, columns.body)
         if not (title or body):
-            text_cols = "/".join(columns.title + columns.body)
             issues.append(RowIssue(table.path, row, text_cols, "empty text; row skipped", fatal=False))
+            continue
+        if max_chars is not None and len(title) + len(body) > max_chars:
+            message = (
+                f"text of {len(title) + len(body):,} characters, over the limit of {max_chars:,} "
+                "(PROPOSAL_ROUTER_MAX_TEXT_CHARS); row skipped"
+            )
+            issues.append(RowIssue(table.path, row, text_cols, message, fatal=False))
             continue
         if ident in seen:
             message = f"duplicate id {ident!r} (first at row {seen[ident]}); row skipped"

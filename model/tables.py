@@ -17,6 +17,7 @@ from model.errors import DataError, RowIssue
 
 SUPPORTED = (".csv", ".xlsx", ".jsonl")
 _ENCODINGS = ("utf-8-sig", "gb18030")
+MAX_CSV_FIELD = 2**31 - 1  # a pasted attachment can run to megabytes: read it, and let the row check judge it
 
 
 @dataclass
@@ -62,19 +63,23 @@ def _decode(path: Path) -> tuple[str, str]:
 
 def _read_csv(path: Path) -> Table:
     text, encoding = _decode(path)
+    csv.field_size_limit(MAX_CSV_FIELD)
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
-    for record in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in record):
-            continue
-        if header is None:
-            header = [cell.strip() for cell in record]
-            continue
-        rows.append({name: _cell_text(record[i]) if i < len(record) else "" for i, name in enumerate(header)})
-        numbers.append(line)
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue
+            if header is None:
+                header = [cell.strip() for cell in record]
+                continue
+            rows.append({name: _cell_text(record[i]) if i < len(record) else "" for i, name in enumerate(header)})
+            numbers.append(line)
+    except csv.Error as exc:
+        raise DataError(RowIssue(str(path), reader.line_num, None, f"not readable as CSV: {exc}")) from exc
     if header is None:
         raise DataError(RowIssue(str(path), None, None, "the file is empty (no header row)"))
     return Table(str(path), header, rows, numbers, encoding)

@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from model.errors import RowIssue
 from model.records import ColumnMap, ProposalRow
-from model.router import Router
 from model.schemas import Proposal, RoutingResult
 from model.tables import Table
 from service import store
 from service.api.convert import routing_of
 from service.db.models import BatchJob, BatchRow, ProposalRecord, now
+from service.engine import BatchEngine, Keyed, Routed
 from service.schemas import ProposalIn
 from service.workbook import RoutedRow
 
@@ -108,21 +108,47 @@ def _jsonable(value: object) -> object:
     return value if value is None or isinstance(value, str | int | float | bool | list) else str(value)
 
 
-def _route_chunk(session: Session, router: Router, job_id: int, chunk: int, actor: str) -> int:
-    pending = list(
-        session.scalars(
-            select(BatchRow)
-            .where(BatchRow.job_id == job_id, BatchRow.proposal_id.is_(None))
-            .order_by(BatchRow.position)
-            .limit(chunk)
-        )
+LINK_PAGE = 500  # external ids looked up per query: well under SQLite's and PostgreSQL's parameter limits
+
+
+def _link_known(session: Session, job_id: int) -> int:
+    """Rows whose office id is already stored (from the API or an earlier job) link to it, unrouted."""
+    query = select(BatchRow).where(
+        BatchRow.job_id == job_id, BatchRow.proposal_id.is_(None), BatchRow.external_id.is_not(None)
     )
-    if not pending:
-        return 0
-    known = store.stored_by_external_id(session, [r.external_id for r in pending if r.external_id])
-    todo = [r for r in pending if r.external_id is None or r.external_id not in known]
-    results = router.route([Proposal(id=r.external_id, title=r.title, body=r.body) for r in todo])
-    for row, result in zip(todo, results, strict=True):
+    pending = list(session.scalars(query.order_by(BatchRow.position)))
+    linked = 0
+    for start in range(0, len(pending), LINK_PAGE):
+        page = pending[start : start + LINK_PAGE]
+        known = store.stored_by_external_id(session, [r.external_id for r in page if r.external_id])
+        for row in page:
+            if row.external_id in known:
+                row.proposal_id = known[row.external_id].id
+                linked += 1
+    session.commit()
+    return linked
+
+
+def _pending(session: Session, job_id: int) -> list[Keyed]:
+    query = (
+        select(BatchRow.id, BatchRow.external_id, BatchRow.title, BatchRow.body)
+        .where(BatchRow.job_id == job_id, BatchRow.proposal_id.is_(None))
+        .order_by(BatchRow.position)
+    )
+    return [Keyed(key, Proposal(id=ext, title=title, body=body)) for key, ext, title, body in session.execute(query)]
+
+
+def _store_chunk(session: Session, job_id: int, routed: Routed, actor: str) -> None:
+    """One transaction: the chunk's proposals, their audit events and the rows' links to them."""
+    rows = {r.id: r for r in session.scalars(select(BatchRow).where(BatchRow.id.in_([k for k, _ in routed])))}
+    known = store.stored_by_external_id(session, [r.external_id for r in rows.values() if r.external_id])
+    for key, result in routed:
+        row = rows[key]
+        if row.proposal_id is not None:
+            continue
+        if row.external_id in known:  # stored through the API while this job ran
+            row.proposal_id = known[row.external_id].id
+            continue
         item = ProposalIn(external_id=row.external_id, title=row.title, body=row.body)
         record = store.routed_record(item, result, actor)
         session.add(record)
@@ -130,16 +156,12 @@ def _route_chunk(session: Session, router: Router, job_id: int, chunk: int, acto
         details = {"result": result.model_dump(mode="json"), "batch": job_id, "row": row.sheet_row}
         session.add(store.audit_event(actor, "route", record.id, details))
         row.proposal_id = record.id
-    for row in pending:
-        if row.proposal_id is None and row.external_id is not None:
-            row.proposal_id = known[row.external_id].id
     session.commit()
-    return len(pending)
 
 
 def run_job(
     sessions: sessionmaker[Session],
-    router: Router,
+    engine: BatchEngine,
     job_id: int,
     actor: str,
     chunk: int = 64,
@@ -155,13 +177,16 @@ def run_job(
         job.status, job.started_at, job.error = "running", job.started_at or now(), None
         session.commit()
     try:
-        while True:
+        with sessions() as session:
+            linked = _link_known(session, job_id)
+            items = _pending(session, job_id)
+        if linked and on_progress is not None:
+            on_progress(linked)
+        for routed in engine.stream(items, chunk):
             with sessions() as session:
-                done = _route_chunk(session, router, job_id, chunk, actor)
-            if not done:
-                break
+                _store_chunk(session, job_id, routed, actor)
             if on_progress is not None:
-                on_progress(done)
+                on_progress(len(routed))
     except Exception as exc:
         with sessions() as session:
             failed = session.get(BatchJob, job_id)

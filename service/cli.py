@@ -118,23 +118,35 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
 def _route(args: argparse.Namespace, settings: Settings) -> None:
     from model.records import read_proposals
     from model.tables import read_table
+    from service.engine import Keyed
     from service.workbook import RoutedRow
 
-    router = _router(args, settings)
+    engine = _engine(args, settings)
     if args.job:
-        _route_job(args, settings, router)
+        _route_job(args, settings, engine)
         return
     table = read_table(args.input, args.sheet)
-    rows, issues = read_proposals(table, _columns(args))
-    routed = []
+    rows, issues = read_proposals(table, _columns(args), settings.max_text_chars)
+    routed: list[RoutedRow] = []
     with _progress(len(rows)) as bar:
-        batch = args.batch_size or settings.batch_size
-        for start in range(0, len(rows), batch):
-            part = rows[start : start + batch]
-            for item, result in zip(part, router.route([r.proposal for r in part]), strict=True):
-                routed.append(RoutedRow(item.raw, result))
+        items = [Keyed(i, row.proposal) for i, row in enumerate(rows)]
+        for part in engine.stream(items, args.batch_size or settings.batch_size):
+            routed.extend(RoutedRow(rows[key].raw, result) for key, result in part)
             bar.update(len(part))
     _write_routed(args, table.columns, routed, issues)
+
+
+def _engine(args: argparse.Namespace, settings: Settings) -> Any:
+    from service.engine import batch_engine
+
+    return batch_engine(
+        args.engine or settings.engine,
+        args.model,
+        threads=args.threads or settings.threads,
+        precision=args.encoder,
+        workers=args.workers or settings.ray_workers,
+        address=args.ray_address or settings.ray_address,
+    )
 
 
 def _progress(total: int, done: int = 0) -> Any:
@@ -143,7 +155,7 @@ def _progress(total: int, done: int = 0) -> Any:
     return tqdm(total=total, initial=done, desc="routing", unit="proposal", disable=None)
 
 
-def _route_job(args: argparse.Namespace, settings: Settings, router: Any) -> None:
+def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> None:
     """`route --job`: the same routing, stored in the database as it goes, so a killed run resumes."""
     from model.records import read_proposals
     from model.tables import read_table
@@ -152,16 +164,16 @@ def _route_job(args: argparse.Namespace, settings: Settings, router: Any) -> Non
     from service.db.migrate import upgrade
     from service.db.models import BatchJob
 
-    engine = make_engine(args.db or settings.database_url)
-    upgrade(engine)
-    sessions = session_factory(engine)
+    database = make_engine(args.db or settings.database_url)
+    upgrade(database)
+    sessions = session_factory(database)
     columns = _columns(args)
     digest = batches.fingerprint(Path(args.input), columns, args.sheet)
     with sessions() as session:
         job = batches.latest_job(session, digest)
         if job is None:
             table = read_table(args.input, args.sheet)
-            rows, issues = read_proposals(table, columns)
+            rows, issues = read_proposals(table, columns, settings.max_text_chars)
             job = batches.create_job(session, args.input, digest, table, rows, issues, columns, "cli")
             print(f"batch job {job.id}: {job.total_rows} rows to route")
         state = batches.progress(session, job)
@@ -170,12 +182,12 @@ def _route_job(args: argparse.Namespace, settings: Settings, router: Any) -> Non
             print(f"resuming batch job {job.id} ({job.status}): {done}")
     with _progress(state.total_rows, state.done_rows) as bar:
         batch = args.batch_size or settings.batch_size
-        batches.run_job(sessions, router, job.id, "cli", batch, bar.update)
+        batches.run_job(sessions, engine, job.id, "cli", batch, bar.update)
     with sessions() as session:
         finished = session.get(BatchJob, job.id)
         assert finished is not None
         _write_routed(args, list(finished.columns), batches.result_rows(session, finished), batches.issues_of(finished))
-    engine.dispose()
+    database.dispose()
 
 
 def _write_routed(args: argparse.Namespace, original: list[str], routed: list[Any], issues: Sequence[RowIssue]) -> None:
@@ -319,7 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument(
         "--split-by-department", metavar="DIR", help="also write one XLSX per suggested lead department into DIR"
     )
-    route.add_argument("--threads", type=int, help="inference threads (default: all cores)")
+    route.add_argument("--threads", type=int, help="inference threads (default: all cores; per worker on Ray: 1)")
+    route.add_argument("--engine", choices=["local", "ray"], help="route in this process (default) or on Ray")
+    route.add_argument("--ray-address", help="Ray cluster to join, e.g. ray://head:10001 (default: a local Ray)")
+    route.add_argument("--workers", type=int, help="Ray workers (default: the cluster's CPUs / threads)")
     route.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
 
     export = commands.add_parser("export", help="export the transformer to ONNX (fp32, int8) with a parity check")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,9 @@ class Settings(BaseSettings):
     base_model: str | None = None
     threads: int | None = None
     batch_size: int = 256
+    engine: Literal["local", "ray"] = Field(default="local", description="where batch files are routed")
+    ray_address: str | None = Field(default=None, description="Ray cluster for engine=ray; unset: a local Ray")
+    ray_workers: int | None = Field(default=None, ge=1, description="Ray workers (default: CPUs / threads)")
 
     model: str | None = Field(default=None, description="bundle directory the service routes with")
     encoder: str | None = Field(default=None, description="exported encoder to serve: fp32 or int8")

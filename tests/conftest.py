@@ -98,6 +98,30 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A transformer bundle on the tiny BERT, exported to ONNX: the whole runtime path in seconds."""
+    work = tmp_path_factory.mktemp("bundle")
+    from model.records import ColumnMap
+    from training.data import load_labelled
+    from training.pipeline import TrainConfig, train_bundle
+
+    data = load_labelled(write_csv(work / "train.csv", make_rows(25)), ColumnMap(), None)
+    config = TrainConfig(
+        base_model=str(tiny_bert),
+        epochs=6,
+        max_length=24,
+        strategy="chunks",
+        max_chunks=3,
+        encoder_lr=1e-3,
+        head_lr=1e-2,
+        threads=1,
+        ensemble=False,
+    )
+    train_bundle(data, None, work / "bundle", config)
+    return work / "bundle"
+
+
 def require_shared_model() -> Path:
     if not (L4_MODEL / "config.json").is_file():
         pytest.skip(f"integration test needs the pretrained encoder at {L4_MODEL} (../shared beside the checkout)")

@@ -23,27 +23,7 @@ from service.cli import main
 from tests.conftest import make_rows, write_csv
 from training.data import load_labelled
 from training.export import save_training_state, write_onnx
-from training.pipeline import TrainConfig, train_bundle
 from training.transformer import FitConfig, collate, fine_tune
-
-
-@pytest.fixture(scope="module")
-def tiny_bundle(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("bundle")
-    data = load_labelled(write_csv(work / "train.csv", make_rows(25)), ColumnMap(), None)
-    config = TrainConfig(
-        base_model=str(tiny_bert),
-        epochs=6,
-        max_length=24,
-        strategy="chunks",
-        max_chunks=3,
-        encoder_lr=1e-3,
-        head_lr=1e-2,
-        threads=1,
-        ensemble=False,
-    )
-    train_bundle(data, None, work / "bundle", config)
-    return work / "bundle"
 
 
 def test_bundle_is_complete_and_described(tiny_bundle: Path) -> None:
@@ -164,6 +144,15 @@ def test_export_int8_checks_parity_and_serves_it(tiny_bundle: Path, tmp_path: Pa
     assert load_manifest(bundle).encoder_file == "encoder.onnx"
     int8 = Router(bundle, precision="int8").scorers["transformer"]
     assert isinstance(int8, TransformerScorer) and int8.encoder.session._model_path.endswith("encoder.int8.onnx")
+
+
+def test_an_int8_routing_does_not_depend_on_the_proposals_beside_it(tiny_bundle: Path, tmp_path: Path) -> None:
+    bundle = _copy(tiny_bundle, tmp_path)
+    assert main(["export", "--model", str(bundle), "--quantize", "int8", "--min-agreement", "0"]) == 0
+    router = Router(bundle, precision="int8")
+    proposals = [Proposal(title=r["title"], body=r["body"] * (i % 3 + 1)) for i, r in enumerate(make_rows(4))]
+    alone = [router.route([p])[0] for p in proposals]
+    assert router.route(proposals) == alone
 
 
 def test_an_encoder_not_exported_is_a_clear_error(tiny_bundle: Path) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.explain import Explainer
+from model.manifest import Precision
 from model.router import Router
 from model.taxonomy import load_taxonomy
 from service import store
@@ -26,6 +27,7 @@ from service.catalogue import Catalogue, UnknownName
 from service.config import Settings
 from service.db.engine import make_engine, session_factory
 from service.db.migrate import upgrade
+from service.engine import BatchEngine, LocalEngine, batch_engine
 from service.web import routes as web
 from service.web.session import SessionSigner
 
@@ -92,12 +94,25 @@ def _catalogue(router: Router, settings: Settings) -> Catalogue:
     )
 
 
+def _precision(settings: Settings) -> Precision | None:
+    return "fp32" if settings.encoder == "fp32" else "int8" if settings.encoder == "int8" else None
+
+
+def _batch_engine(settings: Settings, router: Router) -> BatchEngine:
+    """Uploads are routed in-process by the serving router, or on Ray when PROPOSAL_ROUTER_ENGINE=ray."""
+    if settings.engine == "local":
+        return LocalEngine(router)
+    precision = _precision(settings)
+    return batch_engine(
+        "ray", router.directory, settings.threads, precision, settings.ray_workers, settings.ray_address
+    )
+
+
 def build_state(settings: Settings, router: Router | None = None) -> AppState:
     if router is None:
         if not settings.model:
             raise ValueError("no model bundle: pass --model DIR or set PROPOSAL_ROUTER_MODEL")
-        precision = settings.encoder if settings.encoder in ("fp32", "int8") else None
-        router = Router(settings.model, threads=settings.threads, precision=precision)  # type: ignore[arg-type]
+        router = Router(settings.model, threads=settings.threads, precision=_precision(settings))
     engine = make_engine(settings.database_url)
     upgrade(engine)
     sessions = session_factory(engine)
@@ -106,7 +121,7 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         with sessions() as session:
             return float(store.queue_size(session))
 
-    worker = BatchWorker(sessions, router)
+    worker = BatchWorker(sessions, _batch_engine(settings, router))
     worker.start()  # resumes jobs that a stop or crash interrupted
     return AppState(
         settings=settings,

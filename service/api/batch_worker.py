@@ -9,17 +9,17 @@ import threading
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from model.router import Router
 from service import batches
 from service.db.models import BatchJob
+from service.engine import BatchEngine
 
 log = logging.getLogger("proposal_router.batches")
 CHUNK = 64
 
 
 class BatchWorker:
-    def __init__(self, sessions: sessionmaker[Session], router: Router) -> None:
-        self.sessions, self.router = sessions, router
+    def __init__(self, sessions: sessionmaker[Session], engine: BatchEngine) -> None:
+        self.sessions, self.engine = sessions, engine
         self._jobs: queue.Queue[int | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="batch-worker", daemon=True)
         self._stopping = False
@@ -49,7 +49,7 @@ class BatchWorker:
                 job = session.get(BatchJob, job_id)
                 actor = job.created_by if job else "batch"
             try:
-                batches.run_job(self.sessions, self.router, job_id, actor, CHUNK, self._check_stop)
+                batches.run_job(self.sessions, self.engine, job_id, actor, CHUNK, self._check_stop)
             except _Stopped:
                 return
             except Exception:

@@ -57,7 +57,7 @@ def create(
         path.write_bytes(file.file.read())
         try:
             table = read_table(path, sheet)
-            rows, issues = read_proposals(table, columns)
+            rows, issues = read_proposals(table, columns, state.settings.max_text_chars)
         except DataError as exc:  # name the file as the user knows it, not our temporary copy
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace(f"{tmp}/", "")) from exc
         digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,63 @@
+"""`--engine ray`: the demo intake routed on a local Ray gives the local engine's output, row for row."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+from service.engine import batch_engine
+from tests.conftest import OFFICE_COLUMNS, REPO
+
+ray = pytest.importorskip("ray", reason="--engine ray needs the ray extra: pip install -e '.[ray]'")
+INTAKE = REPO / "data" / "demo" / "intake.xlsx"
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def int8_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny transformer with an int8 encoder: ONNX on the workers, quantised as offices would serve it."""
+    bundle = tmp_path_factory.mktemp("ray") / "bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    assert main(["export", "--model", str(bundle), "--quantize", "int8", "--min-agreement", "0"]) == 0
+    return bundle
+
+
+def route(bundle: Path, out: Path, *extra: str) -> str:
+    args = ["route", "--model", str(bundle), "--input", str(INTAKE), "--output", str(out), *OFFICE_COLUMNS]
+    assert main([*args, "--batch-size", "16", *extra]) == 0
+    return out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["tfidf", "int8"])
+def test_ray_routes_the_demo_intake_exactly_as_the_local_engine(
+    kind: str, demo_bundle: Path, int8_bundle: Path, tmp_path: Path, local_ray: None
+) -> None:
+    bundle = demo_bundle if kind == "tfidf" else int8_bundle
+    local = route(bundle, tmp_path / "local.jsonl")
+    on_ray = route(bundle, tmp_path / "ray.jsonl", "--engine", "ray", "--workers", "2")
+    assert on_ray == local
+    assert len(local.splitlines()) == 108
+
+
+def test_a_ray_job_stores_what_the_local_engine_routes(demo_bundle: Path, tmp_path: Path, local_ray: None) -> None:
+    local = route(demo_bundle, tmp_path / "local.csv")
+    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    on_ray = route(demo_bundle, tmp_path / "ray.csv", "--job", "--db", db, "--engine", "ray", "--workers", "2")
+    assert on_ray == local
+
+
+def test_without_ray_installed_the_error_says_how_to_get_it(demo_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ValueError, match=r"needs Ray: pip install 'proposal-router\[ray\]'"):
+        batch_engine("ray", demo_bundle)
