@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,31 +63,49 @@ def _decode(path: Path) -> tuple[str, str]:
     raise DataError(RowIssue(str(path), None, None, "cannot decode the file as UTF-8 or GBK/GB18030"))
 
 
-def _read_csv(path: Path) -> Table:
+class _Sheet:
+    """Header and rows from a sheet's records. Offices put a title above the header (2026年度政协提案汇总表,
+    often merged across the columns): a first row holding one text, followed by a fuller row, is skipped."""
+
+    def __init__(self, max_rows: int | None) -> None:
+        self.header: list[str] | None = None
+        self.rows: list[dict[str, Any]] = []
+        self.numbers: list[int] = []
+        self.max_rows = max_rows
+        self._maybe_title = False
+
+    def add(self, number: int, cells: list[Any]) -> bool:
+        """Take one record; False once `max_rows` rows are in."""
+        distinct = len({str(c).strip() for c in cells} - {""})
+        if not distinct:
+            return True
+        if self.header is None or (self._maybe_title and not self.rows and distinct > 1):
+            self.header, self._maybe_title = [str(c).strip() for c in cells], self.header is None and distinct == 1
+            return True
+        if len(self.rows) == self.max_rows:
+            return False
+        self.rows.append({name: cells[i] if i < len(cells) else "" for i, name in enumerate(self.header) if name})
+        self.numbers.append(number)
+        return True
+
+    def table(self, path: Path, empty: str, encoding: str | None = None) -> Table:
+        if self.header is None:
+            raise DataError(RowIssue(str(path), None, None, empty))
+        return Table(str(path), [h for h in self.header if h], self.rows, self.numbers, encoding)
+
+
+def _read_csv(path: Path, max_rows: int | None) -> Table:
     text, encoding = _decode(path)
     csv.field_size_limit(MAX_CSV_FIELD)
     reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] | None = None
-    rows: list[dict[str, Any]] = []
-    numbers: list[int] = []
-    try:
-        for record in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            if header is None:
-                header = [cell.strip() for cell in record]
-                continue
-            rows.append({name: _cell_text(record[i]) if i < len(record) else "" for i, name in enumerate(header)})
-            numbers.append(line)
-    except csv.Error as exc:
-        raise DataError(RowIssue(str(path), reader.line_num, None, f"not readable as CSV: {exc}")) from exc
-    if header is None:
-        raise DataError(RowIssue(str(path), None, None, "the file is empty (no header row)"))
-    return Table(str(path), header, rows, numbers, encoding)
+    sheet = _Sheet(max_rows)
+    for record in reader:
+        if not sheet.add(reader.line_num, [_cell_text(cell) for cell in record]):
+            break
+    return sheet.table(path, "the file is empty (no header row)", encoding)
 
 
-def _read_jsonl(path: Path) -> Table:
+def _read_jsonl(path: Path, max_rows: int | None) -> Table:
     text, encoding = _decode(path)
     columns: dict[str, None] = {}
     rows: list[dict[str, Any]] = []
@@ -94,6 +114,8 @@ def _read_jsonl(path: Path) -> Table:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(rows) == max_rows:
+            break
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -112,7 +134,30 @@ def _read_jsonl(path: Path) -> Table:
     return Table(str(path), list(columns), rows, numbers, encoding, issues)
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> Table:
+_MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
+Merged = dict[int, list[tuple[int, tuple[int, int]]]]
+
+
+def _merged_cells(path: Path, ws: Any) -> Merged:
+    """Per row, each merged cell's column and its range's top-left cell, whose value Excel shows in all of
+    them (a 类别 merged down a group of proposals belongs to every one). openpyxl's streaming reader does
+    not report merges, so they are read from the sheet's XML."""
+    from openpyxl.utils import column_index_from_string
+
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read(ws._worksheet_path.lstrip("/"))
+    cells: Merged = {}
+    for first, top, last, bottom in _MERGE_REF.findall(xml):
+        left, right = column_index_from_string(first.decode()) - 1, column_index_from_string(last.decode()) - 1
+        origin = (int(top), left)
+        for row in range(int(top), int(bottom) + 1):
+            cells.setdefault(row, []).extend((column, origin) for column in range(left, right + 1))
+    for entries in cells.values():
+        entries.sort()
+    return cells
+
+
+def _read_xlsx(path: Path, sheet: str | None, max_rows: int | None) -> Table:
     from openpyxl import load_workbook
 
     try:
@@ -124,36 +169,38 @@ def _read_xlsx(path: Path, sheet: str | None) -> Table:
             names = "、".join(book.sheetnames)
             raise DataError(RowIssue(str(path), None, None, f"no sheet named {sheet!r}; the workbook has {names}"))
         ws = book[sheet] if sheet is not None else book.worksheets[0]
-        header: list[str] | None = None
-        rows: list[dict[str, Any]] = []
-        numbers: list[int] = []
+        merged, shown = _merged_cells(path, ws), {}
+        rows = _Sheet(max_rows)
         for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
             cells = [_cell_text(v) for v in values]
-            if not any(str(c).strip() for c in cells):
-                continue
-            if header is None:
-                header = [str(c).strip() for c in cells]
-                continue
-            rows.append({name: cells[i] if i < len(cells) else "" for i, name in enumerate(header) if name})
-            numbers.append(number)
+            blank = not any(str(c).strip() for c in cells)  # a blank row inside a merged group stays blank
+            for column, origin in () if blank else merged.get(number, ()):
+                cells.extend([""] * (column + 1 - len(cells)))
+                if (number, column) == origin:
+                    shown[origin] = cells[column]
+                else:
+                    cells[column] = shown.get(origin, "")
+            if not rows.add(number, cells):
+                break
     finally:
         book.close()
-    if header is None:
-        raise DataError(RowIssue(str(path), None, None, f"sheet {ws.title!r} is empty (no header row)"))
-    return Table(str(path), [h for h in header if h], rows, numbers)
+    return rows.table(path, f"sheet {ws.title!r} is empty (no header row)")
 
 
-def read_table(path: str | Path, sheet: str | None = None) -> Table:
-    """Read a table by its extension; lines that cannot be parsed at all are listed in `table.issues`."""
+def read_table(path: str | Path, sheet: str | None = None, max_rows: int | None = None) -> Table:
+    """Read a table by its extension; lines that cannot be parsed at all are listed in `table.issues`.
+
+    `max_rows` stops after that many data rows: a quick look that finds a wrong sheet or column at once.
+    """
     path = Path(path)
     suffix = _check_suffix(path)
     if not path.is_file():
         raise DataError(RowIssue(str(path), None, None, "file not found"))
     if suffix == ".csv":
-        return _read_csv(path)
+        return _read_csv(path, max_rows)
     if suffix == ".jsonl":
-        return _read_jsonl(path)
-    return _read_xlsx(path, sheet)
+        return _read_jsonl(path, max_rows)
+    return _read_xlsx(path, sheet, max_rows)
 
 
 def _flat(value: Any) -> Any:

@@ -11,26 +11,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from model.errors import RowIssue
-from model.records import ColumnMap, ProposalRow
+from model.errors import DataError, RowIssue
+from model.records import ColumnMap, ProposalRow, read_proposals
 from model.schemas import Proposal, RoutingResult
-from model.tables import Table
+from model.tables import Table, read_table
 from service import store
 from service.api.convert import routing_of
-from service.db.models import BatchJob, BatchRow, ProposalRecord, now
+from service.db.models import BatchJob, BatchRow, BatchUpload, ProposalRecord, now
 from service.engine import BatchEngine, Keyed, Routed
 from service.schemas import ProposalIn
 from service.workbook import RoutedRow
 
 MAX_EXTERNAL_ID = 200
+INSERT_PAGE = 5_000
 
 
 class JobProgress(BaseModel):
@@ -73,35 +75,78 @@ def create_job(
     columns: ColumnMap,
     actor: str,
 ) -> BatchJob:
-    """Store the job and all its readable rows; an id too long to store is one more rejected row."""
-    has_id = columns.id in table.columns
-    problems = list(issues)
+    """Store the job and all its readable rows in one transaction."""
     job = BatchJob(source=source, fingerprint=digest, status="queued", columns=list(table.columns), created_by=actor)
     session.add(job)
     session.flush()
-    position = 0
+    _store_rows(session, job, table, rows, issues, columns)
+    session.commit()
+    return job
+
+
+def _store_rows(
+    session: Session, job: BatchJob, table: Table, rows: list[ProposalRow], issues: list[RowIssue], columns: ColumnMap
+) -> None:
+    """Insert the rows in bulk (100,000 in seconds); an id too long to store is one more rejected row."""
+    has_id = columns.id in table.columns
+    problems = list(issues)
+    records: list[dict[str, object]] = []
     for row in rows:
         external = str(row.raw.get(columns.id, "")).strip() if has_id else ""
         if len(external) > MAX_EXTERNAL_ID:
             message = f"id longer than {MAX_EXTERNAL_ID} characters; row skipped"
             problems.append(RowIssue(table.path, row.row, columns.id, message, fatal=False))
             continue
-        session.add(
-            BatchRow(
-                job_id=job.id,
-                position=position,
-                sheet_row=row.row,
-                external_id=external or None,
-                title=row.proposal.title,
-                body=row.proposal.body,
-                raw={k: _jsonable(v) for k, v in row.raw.items()},
-            )
+        records.append(
+            {
+                "job_id": job.id,
+                "position": len(records),
+                "sheet_row": row.row,
+                "external_id": external or None,
+                "title": row.proposal.title,
+                "body": row.proposal.body,
+                "raw": {k: _jsonable(v) for k, v in row.raw.items()},
+            }
         )
-        position += 1
-    job.total_rows = position
+    for start in range(0, len(records), INSERT_PAGE):
+        session.execute(insert(BatchRow), records[start : start + INSERT_PAGE])
+    job.total_rows = len(records)
     job.issues = [_issue_dict(i) for i in problems]
+
+
+def upload_job(
+    session: Session, name: str, data: bytes, columns: ColumnMap, sheet: str | None, header: list[str], actor: str
+) -> BatchJob:
+    """An uploaded file becomes a job at once; `read_upload` stores its rows later, in the background."""
+    digest = hashlib.sha256(data).hexdigest()
+    job = BatchJob(source=name, fingerprint=digest, status="reading", columns=header, created_by=actor)
+    session.add(job)
+    session.flush()
+    session.add(BatchUpload(job_id=job.id, columns=columns.model_dump(), sheet=sheet, data=data))
     session.commit()
     return job
+
+
+def read_upload(session: Session, job: BatchJob, max_chars: int | None) -> None:
+    """Read a stored upload into rows, or fail the job with the reader's message, naming the user's file."""
+    upload = session.get(BatchUpload, job.id)
+    if upload is None:
+        raise store.NotFound(f"batch job {job.id} has no stored upload")
+    columns = ColumnMap.model_validate(upload.columns)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(job.source).name
+        path.write_bytes(upload.data)
+        try:
+            table = read_table(path, upload.sheet)
+            rows, issues = read_proposals(table, columns, max_chars)
+        except DataError as exc:
+            job.status, job.error = "failed", str(exc).replace(f"{tmp}/", "")
+        else:
+            _store_rows(session, job, table, rows, issues, columns)
+            job.issues = [{**issue, "file": job.source} for issue in job.issues]
+            job.status, job.columns = "queued", list(table.columns)
+    session.delete(upload)
+    session.commit()
 
 
 def _jsonable(value: object) -> object:

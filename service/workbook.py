@@ -52,8 +52,15 @@ def _cells(result: RoutingResult) -> list[Any]:
     ]
 
 
+EXCEL_CELL_LIMIT = 32_767  # characters in one cell: Excel calls a file with a longer one damaged
+CLIPPED = "…（超出 Excel 单元格上限，已截断）"
+
+
 def _text(value: Any) -> Any:
-    return "、".join(str(v) for v in value) if isinstance(value, list) else value
+    text = "、".join(str(v) for v in value) if isinstance(value, list) else value
+    if isinstance(text, str) and len(text) > EXCEL_CELL_LIMIT:
+        return text[: EXCEL_CELL_LIMIT - len(CLIPPED)] + CLIPPED
+    return text
 
 
 def _results_sheet(book: Workbook, original: Sequence[str], rows: Iterable[RoutedRow]) -> None:

@@ -98,6 +98,31 @@ def test_route_skips_bad_rows_and_routes_the_rest(
     assert [r["row"] for r in rejected.rows] == ["3", "6"]
 
 
+def test_route_rejects_a_5_mb_cell_and_routes_the_rest(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [{"编号": r["id"], "标题": r["title"], "内容": r["body"]} for r in make_rows(2)]
+    rows[2]["内容"] = "附" * 5_000_000
+    size = len(rows[2]["标题"]) + 5_000_000
+    source, out = write_csv(tmp_path / "intake.csv", rows), tmp_path / "routed.csv"
+    columns = ["--id-field", "编号", "--title-field", "标题", "--body-field", "内容"]
+    assert main(["route", "--model", str(bundle), "--input", str(source), "--output", str(out), *columns]) == 0
+    err = capsys.readouterr().err
+    assert f"intake.csv, row 4, column '标题/内容': text of {size:,} characters, over the limit of 20,000" in err
+    assert [r["编号"] for r in read_table(out).rows] == [r["编号"] for i, r in enumerate(rows) if i != 2]
+
+
+def test_a_cell_too_long_for_excel_is_cut_in_the_workbook(bundle: Path, tmp_path: Path) -> None:
+    rows = [{"编号": r["id"], "标题": r["title"], "内容": r["body"], "附件": "附" * 40_000} for r in make_rows(1)]
+    source, out = write_csv(tmp_path / "intake.csv", rows), tmp_path / "交办.xlsx"
+    columns = ["--id-field", "编号", "--title-field", "标题", "--body-field", "内容"]
+    assert main(["route", "--model", str(bundle), "--input", str(source), "--output", str(out), *columns]) == 0
+    attachments = [r["附件"] for r in read_table(out, "交办结果").rows]
+    assert attachments and all(
+        len(a) == workbook.EXCEL_CELL_LIMIT and a.endswith(workbook.CLIPPED) for a in attachments
+    )
+
+
 def test_route_to_xlsx_writes_the_office_workbook(
     bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

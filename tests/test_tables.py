@@ -29,6 +29,51 @@ def test_csv_blank_rows_are_skipped_but_row_numbers_stay_true(tmp_path: Path) ->
     assert table.row_numbers == [3, 5]
 
 
+def test_a_csv_cell_of_5_mb_is_read_whole(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "in.csv", [{"编号": "1", "内容": "附" * 5_000_000}, {"编号": "2", "内容": "短"}])
+    table = read_table(path)
+    assert [len(r["内容"]) for r in table.rows] == [5_000_000, 1]
+
+
+def test_a_quick_look_reads_the_header_and_the_first_rows_only(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "in.csv", [{"编号": str(i), "内容": "甲"} for i in range(5)])
+    table = read_table(path, max_rows=2)
+    assert table.columns == ["编号", "内容"] and [r["编号"] for r in table.rows] == ["0", "1"]
+
+
+def test_an_office_sheet_with_a_merged_title_and_merged_group_cells(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["2026年度政协提案汇总表"])
+    sheet.merge_cells("A1:D1")
+    sheet.append(["编号", "类别", "提案标题", "提案内容"])
+    sheet.append(["1", "经济", "关于公交线路的提案", "建议增加公交线路"])
+    sheet.append(["2", None, "关于产业园区的提案", "建议建设产业园区"])
+    sheet.append([])
+    sheet.append(["3", None, "关于科技创新的提案", "建议设立科技创新基金"])
+    sheet.append(["4", "社会", "关于医保结算的提案", "建议医保异地结算"])
+    sheet.merge_cells("B3:B6")
+    path = tmp_path / "汇总表.xlsx"
+    book.save(path)
+    table = read_table(path)
+    assert table.columns == ["编号", "类别", "提案标题", "提案内容"]
+    assert [r["类别"] for r in table.rows] == ["经济", "经济", "经济", "社会"]
+    assert table.row_numbers == [3, 4, 6, 7]
+
+
+def test_a_csv_title_row_above_the_header_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("2026年度政协提案汇总表,,\n编号,提案标题,提案内容\n1,关于公交,建议增加\n", encoding="utf-8")
+    table = read_table(path)
+    assert table.columns == ["编号", "提案标题", "提案内容"] and table.rows[0]["提案标题"] == "关于公交"
+
+
+def test_a_one_column_file_keeps_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("body\n建议增加公交线路\n建议建设产业园区\n", encoding="utf-8")
+    assert [r["body"] for r in read_table(path).rows] == ["建议增加公交线路", "建议建设产业园区"]
+
+
 def test_xlsx_header_after_blank_rows_and_named_sheet(tmp_path: Path) -> None:
     book = Workbook()
     book.active.title = "说明"

@@ -121,7 +121,7 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         with sessions() as session:
             return float(store.queue_size(session))
 
-    worker = BatchWorker(sessions, _batch_engine(settings, router))
+    worker = BatchWorker(sessions, _batch_engine(settings, router), settings.max_text_chars)
     worker.start()  # resumes jobs that a stop or crash interrupted
     return AppState(
         settings=settings,

@@ -18,8 +18,8 @@ CHUNK = 64
 
 
 class BatchWorker:
-    def __init__(self, sessions: sessionmaker[Session], engine: BatchEngine) -> None:
-        self.sessions, self.engine = sessions, engine
+    def __init__(self, sessions: sessionmaker[Session], engine: BatchEngine, max_chars: int | None = None) -> None:
+        self.sessions, self.engine, self.max_chars = sessions, engine, max_chars
         self._jobs: queue.Queue[int | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="batch-worker", daemon=True)
         self._stopping = False
@@ -27,7 +27,7 @@ class BatchWorker:
     def start(self) -> None:
         with self.sessions() as session:
             unfinished = session.scalars(
-                select(BatchJob.id).where(BatchJob.status.in_(("queued", "running"))).order_by(BatchJob.id)
+                select(BatchJob.id).where(BatchJob.status.in_(("reading", "queued", "running"))).order_by(BatchJob.id)
             )
             for job_id in unfinished:
                 self._jobs.put(job_id)
@@ -45,15 +45,33 @@ class BatchWorker:
 
     def _run(self) -> None:
         while (job_id := self._jobs.get()) is not None:
-            with self.sessions() as session:
-                job = session.get(BatchJob, job_id)
-                actor = job.created_by if job else "batch"
             try:
-                batches.run_job(self.sessions, self.engine, job_id, actor, CHUNK, self._check_stop)
+                self._process(job_id)
             except _Stopped:
                 return
-            except Exception:
+            except Exception as exc:  # one broken job must not stop the worker for the jobs behind it
                 log.exception("batch job %s failed", job_id)
+                self._fail(job_id, f"{type(exc).__name__}: {exc}")
+
+    def _process(self, job_id: int) -> None:
+        with self.sessions() as session:
+            job = session.get(BatchJob, job_id)
+            if job is None or job.status in ("done", "failed"):
+                return
+            if job.status == "reading":
+                batches.read_upload(session, job, self.max_chars)
+                if job.status == "failed":
+                    log.warning("batch job %s: %s", job_id, job.error)
+                    return
+            actor = job.created_by
+        batches.run_job(self.sessions, self.engine, job_id, actor, CHUNK, self._check_stop)
+
+    def _fail(self, job_id: int, error: str) -> None:
+        with self.sessions() as session:
+            job = session.get(BatchJob, job_id)
+            if job is not None and job.status != "failed":
+                job.status, job.error = "failed", error
+                session.commit()
 
     def _check_stop(self, _done: int) -> None:
         if self._stopping:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -137,6 +148,17 @@ class BatchJob(Base):
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class BatchUpload(Base):
+    """An uploaded file waiting to be read: kept until its rows are stored, so a restart can read it again."""
+
+    __tablename__ = "batch_uploads"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("batch_jobs.id"), primary_key=True)
+    columns: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sheet: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class BatchRow(Base):

@@ -52,9 +52,10 @@ def test_upload_is_routed_in_the_background_and_its_review_rows_join_the_queue(
     created = upload(service.client, service.keys["screener"], source)
     assert created.status_code == 202, created.text
     job = created.json()
-    assert job["total_rows"] == 40 and job["failed_rows"] == 1
+    assert job["status"] == "reading" and job["total_rows"] == 0  # the rows are read after the answer
     state = wait_done(service.client, service.keys["screener"], job["id"])
     assert state["status"] == "done", state
+    assert state["total_rows"] == 40 and state["failed_rows"] == 1
     assert state["done_rows"] == 40 == state["auto_rows"] + state["review_rows"]
     rows = results(service.client, service.keys["screener"], job["id"])
     assert [r[0] for r in rows] == [f"2026-{i:05d}" for i in range(40)]
@@ -75,6 +76,37 @@ def test_bad_uploads_get_clear_errors(service: Service, tmp_path: Path) -> None:
     assert "/tmp" not in response.json()["detail"]
     assert service.client.get("/v1/batches/99", headers={"X-API-Key": key}).status_code == 404
     assert service.client.post("/v1/batches").status_code == 401
+
+
+def test_a_problem_found_only_when_reading_fails_the_job_with_a_clear_error(service: Service, tmp_path: Path) -> None:
+    key = service.keys["screener"]
+    source = tmp_path / "来信.jsonl"
+    source.write_text('{"编号": "1", "标题": "关于公交", "正文": "建议增加公交线路"}\n', encoding="utf-8")
+    with source.open("rb") as fh:
+        created = service.client.post(
+            "/v1/batches", files={"file": (source.name, fh)}, data=COLUMNS, headers={"X-API-Key": key}
+        )
+    assert created.status_code == 202, created.text
+    state = wait_done(service.client, key, created.json()["id"])
+    assert state["status"] == "failed"
+    assert "来信.jsonl, column '提案标题': column not found (set --title-field); did you mean '标题'?" in state["error"]
+    assert "/tmp" not in state["error"]
+    assert service.client.get(f"/v1/batches/{state['id']}/result", headers={"X-API-Key": key}).status_code == 409
+
+
+def test_a_5_mb_cell_is_a_rejected_row_and_the_rest_is_routed(service: Service, tmp_path: Path) -> None:
+    key = service.keys["screener"]
+    source = intake(tmp_path / "intake.csv", 5)
+    with source.open("a", encoding="utf-8", newline="") as fh:
+        fh.write("2026-huge,附件全文," + "附" * 5_000_000 + "\n2026-after,关于公交线路的提案,建议增加公交线路\n")
+    state = wait_done(service.client, key, upload(service.client, key, source).json()["id"])
+    assert state["status"] == "done" and state["done_rows"] == 6
+    response = service.client.get(f"/v1/batches/{state['id']}/result", headers={"X-API-Key": key})
+    book = load_workbook(io.BytesIO(response.content))
+    assert [r[0] for r in book["交办结果"].iter_rows(min_row=2, values_only=True)][-1] == "2026-after"
+    problems = [" ".join(map(str, r)) for r in book["未处理行"].iter_rows(min_row=2, values_only=True)]
+    expected = "intake.csv 8 提案标题/提案内容 text of 5,000,004 characters, over the limit of 20,000"
+    assert any(p.startswith(expected) for p in problems), problems
 
 
 def _free_port() -> int:

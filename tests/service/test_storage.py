@@ -24,8 +24,8 @@ def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         upgrade(engine)  # idempotent: a restarted service upgrades again
-        assert current_revision(engine) == "0002"
-        tables = {"proposals", "reviews", "audit_log", "api_keys", "batch_jobs", "batch_rows"}
+        assert current_revision(engine) == "0003"
+        tables = {"proposals", "reviews", "audit_log", "api_keys", "batch_jobs", "batch_rows", "batch_uploads"}
         assert tables <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             drift = compare_metadata(MigrationContext.configure(connection), Base.metadata)

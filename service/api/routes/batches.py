@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 
 from model.errors import DataError
-from model.records import ColumnMap, read_proposals
+from model.records import ColumnMap, require_columns
 from model.tables import SUPPORTED, read_table
 from service import batches, store
 from service.api.deps import DB, Screener, State
@@ -34,7 +33,7 @@ def _job(session: DB, job_id: int) -> BatchJob:
     "",
     response_model=batches.JobProgress,
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Upload an XLSX/CSV/JSONL intake; it is routed in the background",
+    summary="Upload an XLSX/CSV/JSONL intake; it is read and routed in the background",
 )
 def create(
     state: State,
@@ -52,20 +51,27 @@ def create(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{name}: use one of {', '.join(SUPPORTED)} (by file name)"
         )
     columns = ColumnMap(id=id_field, title=title_field or ["title"], body=body_field or ["body"])
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(file.file.read())
-        try:
-            table = read_table(path, sheet)
-            rows, issues = read_proposals(table, columns, state.settings.max_text_chars)
-        except DataError as exc:  # name the file as the user knows it, not our temporary copy
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace(f"{tmp}/", "")) from exc
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        job = batches.create_job(session, name, digest, table, rows, issues, columns, caller.name)
-    job.issues = [{**issue, "file": name} for issue in job.issues]
-    session.commit()
+    data = file.file.read()
+    header = _check_header(name, data, columns, sheet)
+    job = batches.upload_job(session, name, data, columns, sheet, header, caller.name)
     state.batch_worker.submit(job.id)
     return batches.progress(session, job)
+
+
+def _check_header(name: str, data: bytes, columns: ColumnMap, sheet: str | None) -> list[str]:
+    """Read the header and first row only: an empty file, a wrong sheet or a misnamed column is a 422 now,
+    while the rows themselves are read in the background. A JSONL file names its fields row by row, so its
+    columns are checked when it is read."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            preview = read_table(path, sheet, max_rows=1)
+            if path.suffix.lower() != ".jsonl":
+                require_columns(preview, columns)
+        except DataError as exc:  # name the file as the user knows it, not our temporary copy
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace(f"{tmp}/", "")) from exc
+    return preview.columns
 
 
 @router.get("/{job_id}", response_model=batches.JobProgress, summary="Progress: rows done, routed, to review, failed")
