@@ -276,6 +276,17 @@ def progress(session: Session, job: BatchJob) -> JobProgress:
     )
 
 
+def versions_other_than(session: Session, job: BatchJob, version: str) -> dict[str, int]:
+    """Rows whose stored routing came from another model: a finished job, or ids stored before, are kept."""
+    query = (
+        select(ProposalRecord.model_version, func.count())
+        .join(BatchRow, BatchRow.proposal_id == ProposalRecord.id)
+        .where(BatchRow.job_id == job.id, ProposalRecord.model_version != version)
+        .group_by(ProposalRecord.model_version)
+    )
+    return dict(session.execute(query).tuples().all())
+
+
 def issues_of(job: BatchJob) -> list[RowIssue]:
     return [RowIssue(str(i["file"]), i["row"], i["column"], str(i["message"]), fatal=False) for i in job.issues]
 

@@ -186,6 +186,12 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
     with sessions() as session:
         finished = session.get(BatchJob, job.id)
         assert finished is not None
+        for version, count in batches.versions_other_than(session, finished, engine.version).items():
+            print(
+                f"warning: {count} rows keep the routing stored with model {version}: a proposal is routed once, "
+                f"and this file's job or these ids were routed before {engine.version}",
+                file=sys.stderr,
+            )
         _write_routed(args, list(finished.columns), batches.result_rows(session, finished), batches.issues_of(finished))
     database.dispose()
 

@@ -2,8 +2,9 @@
 
 The bundle travels through Ray's object store, so a cluster's nodes need proposal-router installed but
 no copy of the model and no shared disk. Each worker is a Ray Data actor holding one torch-free `Router`
-with `threads` intra-op threads; `map_batches` feeds it the same batches the local engine would route,
-and results come back in the input's order, so the output is the local engine's, row for row.
+with `threads` intra-op threads, fed by `map_batches`. A proposal's routing does not depend on the batch it
+is in (fp32 is exact, int8 embeds each window alone), and results come back in the input's order, so the
+output is the local engine's, row for row.
 """
 
 from __future__ import annotations
@@ -85,7 +86,13 @@ class RayEngine:
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
-        return self.workers or max(1, cpus // self.threads)
+        workers = self.workers or max(1, cpus // self.threads)
+        if self.address is None and workers * self.threads > cpus:  # a local Ray cannot grow: it would wait forever
+            raise ValueError(
+                f"--workers {workers} × --threads {self.threads} needs {workers * self.threads} CPUs; "
+                f"this machine's Ray has {cpus}"
+            )
+        return workers
 
     def stream(self, items: Sequence[Keyed], chunk: int) -> Iterator[Routed]:
         import ray

@@ -96,3 +96,18 @@ def test_running_a_finished_job_again_routes_nothing(
     with session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(ProposalRecord)) == 30
     engine.dispose()
+
+
+def test_a_new_model_on_a_routed_file_says_the_stored_routing_is_kept(
+    demo_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, out, db = intake(tmp_path / "intake.csv", 12), tmp_path / "out.csv", f"sqlite:///{tmp_path / 'jobs.db'}"
+    assert main(route_job(demo_bundle, source, out, db, 5)) == 0
+    newer = tmp_path / "newer"
+    data = str(REPO / "data" / "demo" / "train.csv")
+    assert main(["train", "--data", data, "--out", str(newer), "--model-type", "baseline", "--seed", "1"]) == 0
+    old_version = read_table(out).rows[0]["route_model_version"]
+    capsys.readouterr()
+    assert main(route_job(newer, source, out, db, 5)) == 0
+    assert f"warning: 12 rows keep the routing stored with model {old_version}" in capsys.readouterr().err
+    assert {r["route_model_version"] for r in read_table(out).rows} == {old_version}

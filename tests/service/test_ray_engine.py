@@ -57,6 +57,14 @@ def test_a_ray_job_stores_what_the_local_engine_routes(demo_bundle: Path, tmp_pa
     assert on_ray == local
 
 
+def test_more_workers_than_a_local_ray_has_cpus_is_a_clear_error(
+    demo_bundle: Path, tmp_path: Path, local_ray: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["route", "--model", str(demo_bundle), "--input", str(INTAKE), "--output", str(tmp_path / "out.csv")]
+    assert main([*args, *OFFICE_COLUMNS, "--engine", "ray", "--workers", "3"]) == 2
+    assert "error: --workers 3 × --threads 1 needs 3 CPUs; this machine's Ray has 2" in capsys.readouterr().err
+
+
 def test_without_ray_installed_the_error_says_how_to_get_it(demo_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ValueError, match=r"needs Ray: pip install 'proposal-router\[ray\]'"):
