@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model.manifest import Precision
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,7 +25,7 @@ class Settings(BaseSettings):
     ray_workers: int | None = Field(default=None, ge=1, description="Ray workers (default: CPUs / threads)")
 
     model: str | None = Field(default=None, description="bundle directory the service routes with")
-    encoder: str | None = Field(default=None, description="exported encoder to serve: fp32 or int8")
+    encoder: Precision | None = Field(default=None, description="exported encoder to serve: fp32 or int8")
     database_url: str = "sqlite:///proposal-router.db"
     session_secret: str | None = Field(default=None, description="signs web log-in cookies; random if unset")
     secure_cookies: bool = False

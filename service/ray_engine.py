@@ -17,17 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from model.manifest import MANIFEST, Precision, load_manifest
+from model.manifest import MANIFEST, BundleManifest, Precision, load_manifest
 from model.router import Router
 from model.schemas import Proposal, RoutingResult
 from service.engine import Keyed, Routed
 
-BATCH = 32  # proposals per model call on a worker: the local engine's encoder batches them the same way
+BATCH = 32  # proposals per model call on a worker; a proposal's routing does not depend on it
 
 
-def _bundle_files(bundle: Path) -> dict[str, bytes]:
-    """What a worker needs to rebuild the bundle: the manifest and every file it lists."""
-    manifest = load_manifest(bundle)
+def _bundle_files(bundle: Path, manifest: BundleManifest) -> dict[str, bytes]:
+    """What a worker needs to rebuild the bundle: the manifest and every file it lists (each worker's
+    `Router` checks them against the manifest again, so a damaged transfer is refused there)."""
     return {name: (bundle / name).read_bytes() for name in [MANIFEST, *manifest.files]}
 
 
@@ -109,7 +109,7 @@ class RayEngine:
         routed = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             _RouteBatch,
             fn_constructor_kwargs={
-                "files": [ray.put(_bundle_files(self.bundle))],
+                "files": [ray.put(_bundle_files(self.bundle, self.manifest))],
                 "threads": self.threads,
                 "precision": self.precision,
             },

@@ -122,6 +122,19 @@ def tiny_bundle(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return work / "bundle"
 
 
+@pytest.fixture(scope="session")
+def int8_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny bundle with an int8 encoder too (parity not gated: the random BERT is not what is tested)."""
+    import shutil
+
+    from service.cli import main
+
+    bundle = tmp_path_factory.mktemp("int8") / "bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    assert main(["export", "--model", str(bundle), "--quantize", "int8", "--min-agreement", "0"]) == 0
+    return bundle
+
+
 def require_shared_model() -> Path:
     if not (L4_MODEL / "config.json").is_file():
         pytest.skip(f"integration test needs the pretrained encoder at {L4_MODEL} (../shared beside the checkout)")

@@ -214,3 +214,11 @@ def test_retraining_replaces_an_old_bundle(bundle: Path, tmp_path: Path) -> None
     for _ in range(2):
         assert main(["train", "--data", str(data), "--out", str(target), "--model-type", "baseline"]) == 0
     assert (target / "manifest.json").is_file() and not (tmp_path / "model.partial").exists()
+
+
+def test_an_unknown_encoder_in_the_environment_is_a_clear_error(
+    bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PROPOSAL_ROUTER_ENCODER", "fp16")
+    err = _fails(["predict", "--model", str(bundle), "建议增加公交线路"], capsys)
+    assert "encoder" in err and "Input should be 'fp32' or 'int8'" in err

@@ -15,7 +15,6 @@ from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.explain import Explainer
-from model.manifest import Precision
 from model.router import Router
 from model.taxonomy import load_taxonomy
 from service import store
@@ -94,17 +93,12 @@ def _catalogue(router: Router, settings: Settings) -> Catalogue:
     )
 
 
-def _precision(settings: Settings) -> Precision | None:
-    return "fp32" if settings.encoder == "fp32" else "int8" if settings.encoder == "int8" else None
-
-
 def _batch_engine(settings: Settings, router: Router) -> BatchEngine:
     """Uploads are routed in-process by the serving router, or on Ray when PROPOSAL_ROUTER_ENGINE=ray."""
     if settings.engine == "local":
         return LocalEngine(router)
-    precision = _precision(settings)
     return batch_engine(
-        "ray", router.directory, settings.threads, precision, settings.ray_workers, settings.ray_address
+        "ray", router.directory, settings.threads, settings.encoder, settings.ray_workers, settings.ray_address
     )
 
 
@@ -112,7 +106,7 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
     if router is None:
         if not settings.model:
             raise ValueError("no model bundle: pass --model DIR or set PROPOSAL_ROUTER_MODEL")
-        router = Router(settings.model, threads=settings.threads, precision=_precision(settings))
+        router = Router(settings.model, threads=settings.threads, precision=settings.encoder)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     sessions = session_factory(engine)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,15 +21,6 @@ def local_ray() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def int8_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny transformer with an int8 encoder: ONNX on the workers, quantised as offices would serve it."""
-    bundle = tmp_path_factory.mktemp("ray") / "bundle"
-    shutil.copytree(tiny_bundle, bundle)
-    assert main(["export", "--model", str(bundle), "--quantize", "int8", "--min-agreement", "0"]) == 0
-    return bundle
 
 
 def route(bundle: Path, out: Path, *extra: str) -> str:
