@@ -5,7 +5,7 @@
 #   bash scripts/demo.sh [OUT] [--no-serve]      (OUT defaults to runs/demo; PORT defaults to 8000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet -e '.[train]'
+bash scripts/install.sh train
 
 out=runs/demo
 serve=1

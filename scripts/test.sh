@@ -4,7 +4,7 @@
 # postgresql package is installed and PROPOSAL_ROUTER_TEST_POSTGRES_URL does not name one already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet -e '.[train,dev,ray]'
+bash scripts/install.sh train,dev,ray
 ruff check .
 ruff format --check .
 mypy
