@@ -5,8 +5,8 @@ points lost). This fine-tunes the encoder alone (no blend with the baseline, so 
 own change) on a real data set's stratified 80% split, exports fp32 and int8 the way `proposal-router export`
 does, and compares both on the 20% test split:
 
-    python benchmarks/int8_accuracy.py                         # FAQ departments, me5-small-zh-l4, 2 epochs
-    python benchmarks/int8_accuracy.py --datasets faq messages --epochs 1
+    python benchmarks/int8_accuracy.py                         # FAQ departments, me5-small-zh-l4
+    python benchmarks/int8_accuracy.py --datasets faq messages
 
 Results go to benchmarks/results/int8_accuracy.json and the `int8-accuracy` table in benchmarks/README.md.
 """
@@ -29,23 +29,17 @@ from accuracy import REPO, load_dataset
 from readme_section import write_section
 
 from model.router import Router
+from training.config import TrainConfig
 from training.export import export_bundle
-from training.pipeline import TrainConfig, train_bundle
+from training.pipeline import train_bundle
 
 RESULTS = REPO / "benchmarks" / "results" / "int8_accuracy.json"
 
 
-def measure(name: str, model: str, shared: Path, epochs: int) -> dict[str, Any]:
+def measure(name: str, model: str, shared: Path) -> dict[str, Any]:
     dataset = load_dataset(name, shared)
-    settings = {k: v for k, v in dataset.settings.items() if k not in ("taxonomy", "max_epochs")}
-    config = TrainConfig(
-        base_model=str(shared / "models" / model),
-        epochs=epochs,
-        ensemble=False,
-        val_fraction=0.1,
-        test_fraction=0.0,
-        **settings,
-    )
+    settings = {k: v for k, v in dataset.settings.items() if k != "taxonomy"}
+    config = TrainConfig(base_model=str(shared / "models" / model), components=["transformer"], **settings)
     texts = [e.text for e in dataset.test]
     gold = np.array([str(getattr(e, dataset.head)) for e in dataset.test])
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +55,6 @@ def measure(name: str, model: str, shared: Path, epochs: int) -> dict[str, Any]:
     return {
         "dataset": dataset.name,
         "model": model,
-        "epochs": epochs,
         "test_rows": len(texts),
         "fp32": float(np.mean(predicted["fp32"] == gold)),
         "int8": float(np.mean(predicted["int8"] == gold)),
@@ -79,8 +72,9 @@ def write_table(rows: list[dict[str, Any]]) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        tuned = f"{r['epochs']} ep" if "epochs" in r else "frozen"
         lines.append(
-            f"| {r['dataset']} | {r['model']} ({r['epochs']} ep, alone) | {r['test_rows']} | {r['fp32']:.4f} "
+            f"| {r['dataset']} | {r['model']} ({tuned}, alone) | {r['test_rows']} | {r['fp32']:.4f} "
             f"| {r['int8']:.4f} | {100 * (r['int8'] - r['fp32']):+.2f} points | {r['same_prediction']:.2%} "
             f"| {r['validation_agreement']:.2%} of {r['validation_rows']} |"
         )
@@ -91,13 +85,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["faq"], choices=["faq", "messages", "thucnews"])
     parser.add_argument("--model", default="me5-small-zh-l4")
-    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     args = parser.parse_args()
     previous = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else []
     rows = [r for r in previous if not (r["model"] == args.model and r["dataset"] in args.datasets)]
     for name in args.datasets:
-        row = measure(name, args.model, args.shared, args.epochs)
+        row = measure(name, args.model, args.shared)
         print(json.dumps(row, ensure_ascii=False), flush=True)
         rows = [r for r in rows if not (r["model"] == row["model"] and r["dataset"] == row["dataset"])] + [row]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Which long-text method: head, head+tail, or pooled chunks, measured on real long citizen messages.
 
-    python benchmarks/long_text.py [--train 2000] [--test 800] [--max-length 128] [--epochs 2]
+    python benchmarks/long_text.py [--train 2000] [--test 800] [--max-length 128]
 
 Uses messages of at least 300 characters (median ~600) from ../shared/data/tipdm2020_c_messages, a window
 deliberately shorter than the texts (128 tokens) so the methods differ, and me5-small-zh-l4 without the
@@ -34,7 +34,6 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=2000)
     parser.add_argument("--test", type=int, default=800)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--strategies", nargs="+", default=["head", "head_tail", "chunks"])
     args = parser.parse_args()
@@ -51,13 +50,11 @@ def main() -> None:
     for strategy in args.strategies:
         config = TrainConfig(
             base_model=str(args.shared / "models" / "me5-small-zh-l4"),
-            epochs=args.epochs,
             max_length=args.max_length,
             strategy=strategy,
             max_chunks=4,
-            ensemble=False,
-            val_fraction=0.1,
-            test_fraction=0.0,
+            views=["text"],
+            components=["transformer"],
         )
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
@@ -66,7 +63,7 @@ def main() -> None:
             router = Router(Path(tmp) / "b")
             texts = [e.text for e in test]
             predict_started = time.perf_counter()
-            logits = router.scorers["transformer"].logits(texts)["topic"]
+            logits = router.component_logits(texts)["transformer"]["topic"]
             predict_seconds = time.perf_counter() - predict_started
             labels = router.manifest.heads["topic"].labels
         row = {
@@ -78,7 +75,6 @@ def main() -> None:
             "test_rows": len(test),
             "median_chars": median,
             "max_length": args.max_length,
-            "epochs": args.epochs,
         }
         with RESULTS.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
@@ -98,7 +94,7 @@ def write_table() -> None:
     for row in latest.values():
         setting = (
             f"{row['train_rows']}/{row['test_rows']} texts, median {row['median_chars']} chars, "
-            f"{row['max_length']}-token window, {row['epochs']} epochs"
+            f"{row['max_length']}-token window, " + (f"{row['epochs']} epochs" if "epochs" in row else "frozen")
         )
         table.append(
             f"| {row['strategy']} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} | "

@@ -132,8 +132,8 @@ def worker(method: str, bundle: Path, texts_file: Path, threads: int) -> dict[st
 
         encoder = "encoder.onnx" if method == "onnx-fp32" else "encoder.int8.onnx"
         router = Router(bundle, threads=threads, encoder_file=encoder)
-        tokenizer = router.scorers["transformer"].tokenizer  # type: ignore[attr-defined]
-        lengths = [len(w) for doc in tokenizer.windows(texts) for w in doc]
+        assert router.encoder is not None
+        lengths = [len(w) for doc in router.encoder.tokenizer.windows(texts) for w in doc.ids]
         result = _timings(
             lambda t: router.route([Proposal(body=t)]),
             texts,
@@ -151,16 +151,17 @@ def worker(method: str, bundle: Path, texts_file: Path, threads: int) -> dict[st
     return result
 
 
-def prepare_bundle(model: str, shared: Path, out: Path, epochs: int) -> Path:
+def prepare_bundle(model: str, shared: Path, out: Path) -> Path:
     from model.records import ColumnMap
     from model.taxonomy import load_taxonomy
+    from training.config import TrainConfig
     from training.data import load_labelled
     from training.export import export_bundle
-    from training.pipeline import TrainConfig, train_bundle
+    from training.pipeline import train_bundle
 
     taxonomy = load_taxonomy(REPO / "data" / "taxonomy.yaml")
     data = load_labelled(REPO / "data" / "demo" / "train.csv", ColumnMap(), taxonomy)
-    config = TrainConfig(base_model=str(shared / "models" / model), epochs=epochs, ensemble=False)
+    config = TrainConfig(base_model=str(shared / "models" / model))
     train_bundle(data, taxonomy, out, config)
     export_bundle(out, quantize=True, serve="fp32", int8_bar=0.0)  # measured, not gated: parity is reported
     return out
@@ -225,7 +226,6 @@ def main() -> None:
     parser.add_argument("--bundle", action="append", default=[], help="MODEL=DIR: use an existing bundle")
     parser.add_argument("--short", type=int, default=2000)
     parser.add_argument("--long", type=int, default=1000)
-    parser.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs of the bundles it trains")
     parser.add_argument("--threads", type=int, default=default_threads())
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--worker", nargs=3, metavar=("METHOD", "BUNDLE", "TEXTS"), help=argparse.SUPPRESS)
@@ -255,7 +255,7 @@ def main() -> None:
         "int8_accuracy": {m: a for m, a in previous["int8_accuracy"].items() if m not in args.models},
     }
     for model in args.models:
-        bundle = Path(given[model]) if model in given else prepare_bundle(model, args.shared, work / model, args.epochs)
+        bundle = Path(given[model]) if model in given else prepare_bundle(model, args.shared, work / model)
         results["int8_accuracy"][model] = int8_accuracy_change(bundle)
         for name, file in files.items():
             for method in METHODS:

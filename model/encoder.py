@@ -11,7 +11,7 @@ import numpy as np
 
 from model.calibration import Array
 from model.errors import BundleError
-from model.text import WindowTokenizer
+from model.text import Windows, WindowTokenizer
 
 
 def default_threads() -> int:
@@ -80,18 +80,38 @@ class OnnxEncoder:
         return out
 
 
-def pool_documents(window_vectors: Array, counts: list[int]) -> Array:
-    """Average the window vectors of each document (the training graph does the same)."""
-    bounds = np.cumsum([0, *counts])
-    return np.vstack([window_vectors[a:b].mean(axis=0) for a, b in itertools.pairwise(bounds)])
+def pool_documents(window_vectors: Array, documents: list[Windows]) -> Array:
+    """Each document's vector: its windows' vectors weighted by their share (training does the same)."""
+    bounds = np.cumsum([0, *(len(d.ids) for d in documents)])
+    return np.vstack(
+        [
+            np.asarray(d.weights) @ window_vectors[a:b]
+            for d, (a, b) in zip(documents, itertools.pairwise(bounds), strict=True)
+        ]
+    ).reshape(len(documents), window_vectors.shape[1])
 
 
-class TransformerScorer:
-    """Tokenise → windows → ONNX encoder → per-document vector → head logits (numpy)."""
+class DocumentEmbedder:
+    """Tokenise → windows → ONNX encoder → one vector per document."""
 
     def __init__(self, directory: Path, tokenizer: WindowTokenizer, encoder_file: str, threads: int | None):
         self.tokenizer = tokenizer
         self.encoder = OnnxEncoder(directory / encoder_file, threads)
+
+    def embeddings(self, texts: list[str]) -> Array:
+        if not texts:
+            return np.zeros((0, self.encoder.hidden_size))
+        documents = self.tokenizer.windows(texts)
+        flat = [w for d in documents for w in d.ids]
+        vectors = self.encoder.embed(flat, self.tokenizer.config.pad_id)
+        return pool_documents(vectors, documents)
+
+
+class TransformerScorer(DocumentEmbedder):
+    """Document vectors, then the linear heads of `heads.npz` (numpy)."""
+
+    def __init__(self, directory: Path, tokenizer: WindowTokenizer, encoder_file: str, threads: int | None):
+        super().__init__(directory, tokenizer, encoder_file, threads)
         with np.load(directory / "heads.npz") as heads:
             self.heads = {
                 key[len("weight_") :]: (heads[key], heads["bias_" + key[len("weight_") :]])
@@ -105,14 +125,9 @@ class TransformerScorer:
                     f"head {name!r} expects {weight.shape[1]}: the ONNX file belongs to another model"
                 )
 
-    def embeddings(self, texts: list[str]) -> Array:
-        per_doc = self.tokenizer.windows(texts)
-        flat = [w for windows in per_doc for w in windows]
-        vectors = self.encoder.embed(flat, self.tokenizer.config.pad_id)
-        return pool_documents(vectors, [len(w) for w in per_doc])
+    def head_logits(self, docs: Array) -> dict[str, Array]:
+        """The linear heads on document vectors (the similarity component reads the same vectors)."""
+        return {head: docs @ w.T + b for head, (w, b) in self.heads.items()}
 
     def logits(self, texts: list[str]) -> dict[str, Array]:
-        if not texts:
-            return {head: np.zeros((0, w.shape[0])) for head, (w, _) in self.heads.items()}
-        docs = self.embeddings(texts)
-        return {head: docs @ w.T + b for head, (w, b) in self.heads.items()}
+        return self.head_logits(self.embeddings(texts))

@@ -13,7 +13,6 @@ import numpy as np
 from pydantic import BaseModel
 
 from model.router import Router
-from model.tfidf import TfidfScorer
 
 PUNCTUATION = "，。；：！？、,.;:!?（）()“”\"' \n"
 CLAUSE = re.compile(r"[^，。；！？、,.;!?\n]+")
@@ -30,8 +29,8 @@ class Explainer:
         self.router = router
         heads = router.manifest.heads
         self.labels = heads["lead"].labels if "lead" in heads else []
-        baseline = router.scorers.get("baseline")
-        self.tfidf = baseline if isinstance(baseline, TfidfScorer) and "lead" in baseline.heads else None
+        tfidf = router.tfidf
+        self.tfidf = tfidf if tfidf is not None and "lead" in tfidf.heads else None
         self.vocabulary = {i: gram for gram, i in self.tfidf.index.items()} if self.tfidf else {}
 
     def terms(self, text: str, department: str, limit: int = 8) -> list[Term]:

@@ -13,22 +13,39 @@ from pydantic import BaseModel, Field, ValidationError
 from model.errors import BundleError
 from model.text import TextConfig
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
-Component = Literal["transformer", "baseline"]
+Component = Literal["transformer", "baseline", "cases", "mentions", "prior"]
 HeadName = Literal["topic", "lead", "co"]
 Precision = Literal["fp32", "int8"]
 ENCODER_FILES: dict[Precision, str] = {"fp32": "encoder.onnx", "int8": "encoder.int8.onnx"}
 
 
 class HeadSpec(BaseModel):
-    """One output head; its calibrated scores are sigmoid/softmax(Σ weight·component logits / temperature)."""
+    """One output head: sigmoid/softmax((Σ weight·component logits + bias) / temperature).
+
+    The weights are the linear stacker fitted on out-of-fold logits, so they carry the calibration too.
+    """
 
     labels: list[str]
     kind: Literal["softmax", "sigmoid"]
     weights: dict[Component, float]
+    bias: float = 0.0
     temperature: float = Field(default=1.0, gt=0.0)
     threshold: float | None = None
+
+
+class CrossFit(BaseModel):
+    """How the served stack was chosen: k-fold out-of-fold predictions of every row, never the refit model."""
+
+    folds: int
+    seed: int
+    rows: int
+    stacker: str
+    out_of_fold: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="head → component (or 'stack') → out-of-fold score"
+    )
+    score: str = Field(default="", description="what out_of_fold measures per head")
 
 
 class RoutingSettings(BaseModel):
@@ -83,6 +100,7 @@ class BundleManifest(BaseModel):
     text: TextConfig | None = None
     encoder_file: str | None = None
     exports: dict[str, ExportInfo] = Field(default_factory=dict)
+    crossfit: CrossFit | None = None
     taxonomy: TaxonomyInfo | None = None
     training_data: DataInfo
     training: dict[str, Any] = Field(default_factory=dict)

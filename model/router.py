@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from model.calibration import Array, sigmoid, softmax
-from model.encoder import TransformerScorer
+from model.cases import CaseScorer
+from model.encoder import DocumentEmbedder, TransformerScorer
 from model.errors import BundleError
-from model.manifest import ENCODER_FILES, BundleManifest, HeadSpec, Precision, load_manifest
+from model.manifest import ENCODER_FILES, BundleManifest, HeadName, HeadSpec, Precision, load_manifest
+from model.mentions import MentionScorer
 from model.policy import review_reason
+from model.prior import LeadPrior
 from model.schemas import Candidate, Proposal, RoutingResult
 from model.text import WindowTokenizer
 from model.tfidf import TfidfScorer
-
-
-class Scorer(Protocol):
-    def logits(self, texts: list[str]) -> dict[str, Array]: ...
 
 
 def combine(head: HeadSpec, component_logits: dict[str, dict[str, Array]], name: str) -> Array:
@@ -32,7 +30,23 @@ def combine(head: HeadSpec, component_logits: dict[str, dict[str, Array]], name:
         total = z if total is None else total + z
     if total is None:
         raise BundleError(f"head {name!r} has no component with a non-zero weight")
+    total = total + head.bias
     return softmax(total, head.temperature) if head.kind == "softmax" else sigmoid(total, head.temperature)
+
+
+def stack(
+    heads: dict[HeadName, HeadSpec], logits: dict[str, dict[str, Array]], prior: LeadPrior | None
+) -> dict[str, Array]:
+    """Every head's probabilities; the lead comes first since the prior of topic and co reads it."""
+    probs: dict[str, Array] = {}
+    if "lead" in heads:
+        probs["lead"] = combine(heads["lead"], logits, "lead")
+        if prior is not None:
+            logits = {**logits, "prior": prior.logits(probs["lead"])}
+    for name, head in heads.items():
+        if name != "lead":
+            probs[name] = combine(head, logits, name)
+    return {name: probs[name] for name in heads}
 
 
 MAX_CO = 3
@@ -64,10 +78,13 @@ class Router:
         """`precision` picks an exported encoder (fp32/int8); by default the one the manifest serves."""
         self.directory = Path(directory)
         self.manifest: BundleManifest = load_manifest(self.directory, verify_files=verify)
-        self.scorers: dict[str, Scorer] = {}
-        if "baseline" in self.manifest.components:
-            self.scorers["baseline"] = TfidfScorer(self.directory / "baseline")
-        if "transformer" in self.manifest.components:
+        components = self.manifest.components
+        self.tfidf = TfidfScorer(self.directory / "baseline") if "baseline" in components else None
+        self.mentions = MentionScorer.load(self.directory) if "mentions" in components else None
+        self.cases = CaseScorer.load(self.directory) if "cases" in components else None
+        self.prior = LeadPrior.load(self.directory) if "prior" in components else None
+        self.encoder: DocumentEmbedder | None = None
+        if "transformer" in components or "cases" in components:
             text = self.manifest.text
             if precision is not None and precision not in self.manifest.exports:
                 exported = ", ".join(self.manifest.exports) or "none"
@@ -76,16 +93,31 @@ class Router:
             if text is None or encoder is None:
                 raise BundleError(f"{self.directory}: transformer bundle without text settings or encoder file")
             tokenizer = WindowTokenizer(self.directory / "tokenizer.json", text)
-            self.scorers["transformer"] = TransformerScorer(self.directory, tokenizer, encoder, threads)
+            scorer = TransformerScorer if "transformer" in components else DocumentEmbedder
+            self.encoder = scorer(self.directory, tokenizer, encoder, threads)
 
     @property
     def version(self) -> str:
         return self.manifest.version
 
-    def probabilities(self, texts: list[str]) -> dict[str, Array]:
+    def component_logits(self, texts: list[str], docs: Array | None = None) -> dict[str, dict[str, Array]]:
+        """Each component's logits per head; `docs` replaces the ONNX encoder's vectors (export parity)."""
+        logits: dict[str, dict[str, Array]] = {}
+        if self.tfidf is not None:
+            logits["baseline"] = self.tfidf.logits(texts)
+        if self.mentions is not None:
+            logits["mentions"] = self.mentions.logits(texts)
+        if self.encoder is not None:
+            vectors = self.encoder.embeddings(texts) if docs is None else docs
+            if isinstance(self.encoder, TransformerScorer):
+                logits["transformer"] = self.encoder.head_logits(vectors)
+            if self.cases is not None:
+                logits["cases"] = self.cases.logits(vectors)
+        return logits
+
+    def probabilities(self, texts: list[str], docs: Array | None = None) -> dict[str, Array]:
         """Calibrated probabilities per head (`topic`, `lead`, `co`) for each text, in order."""
-        logits = {name: scorer.logits(texts) for name, scorer in self.scorers.items()}
-        return {name: combine(head, logits, name) for name, head in self.manifest.heads.items()}
+        return stack(self.manifest.heads, self.component_logits(texts, docs), self.prior)
 
     def route(self, proposals: Sequence[Proposal]) -> list[RoutingResult]:
         texts = [p.text for p in proposals]

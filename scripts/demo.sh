@@ -15,7 +15,7 @@ for arg in "$@"; do
     *) out="$arg" ;;
   esac
 done
-base="${PROPOSAL_ROUTER_BASE_MODEL:-../shared/models/me5-small-zh-l4}"
+base="${PROPOSAL_ROUTER_BASE_MODEL:-../shared/models/me5-small-zh}"
 if [ -f "$base/config.json" ]; then
   model_args=(--base-model "$base")
 else

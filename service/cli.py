@@ -64,8 +64,9 @@ def _router(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> None:
+    from training.config import TrainConfig
     from training.data import load_labelled
-    from training.pipeline import TrainConfig, train_bundle
+    from training.pipeline import train_bundle
 
     taxonomy = _taxonomy(args, settings)
     columns = _columns(args)
@@ -75,23 +76,28 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
     config = TrainConfig(
         model_type=args.model_type,
         base_model=args.base_model or settings.base_model,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
         max_length=args.max_length,
         strategy=args.strategy,
         max_chunks=args.max_chunks,
         target_precision=args.target_precision,
-        ensemble=not args.no_ensemble,
         use_duties=not args.no_duties,
+        components=args.components,
+        folds=args.folds,
+        holdout=args.holdout,
         seed=args.seed,
         threads=args.threads or settings.threads,
     )
     manifest = train_bundle(data, taxonomy, Path(args.out), config, columns)
     lead = manifest.metrics.get("lead_department", {})
     routing = manifest.metrics.get("routing", {})
-    print(f"bundle: {args.out} ({manifest.version})")
+    print(f"bundle: {args.out} ({manifest.version}; components: {', '.join(manifest.components)})")
     if lead:
-        print(f"held-out lead accuracy {lead['accuracy']:.3f}, auto coverage {routing.get('coverage', 0):.2f}")
+        source = "held-out" if manifest.metrics.get("source") == "held-out" else "out-of-fold"
+        print(
+            f"{source} lead accuracy {lead['accuracy']:.3f}, top-3 {lead['top3_accuracy']:.3f}; "
+            f"auto-routed {routing.get('coverage', 0):.1%} at precision {routing.get('auto_precision') or 0:.3f} "
+            f"(threshold {manifest.routing.lead_threshold:.3f})"
+        )
     print(f"evaluation: {Path(args.out) / 'evaluation' / 'report.md'}")
 
 
@@ -293,6 +299,13 @@ def _db(args: argparse.Namespace, settings: Settings) -> None:
     print(f"database at revision {current_revision(engine)}")
 
 
+def _train_default(name: str) -> Any:
+    """The training defaults live in TrainConfig alone; the flags show them."""
+    from training.config import TrainConfig
+
+    return TrainConfig.model_fields[name].get_default(call_default_factory=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proposal-router", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -303,17 +316,47 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="bundle directory to write")
     train.add_argument("--model-type", choices=["transformer", "baseline"], default="transformer")
     train.add_argument("--base-model", help="pretrained encoder: local directory or hub id (transformer)")
-    train.add_argument("--epochs", type=int, default=4)
-    train.add_argument("--batch-size", type=int, default=16)
-    train.add_argument("--max-length", type=int, default=256, help="tokens per window (≤ 512)")
+    train.add_argument("--max-length", type=int, default=_train_default("max_length"), help="tokens per window (≤ 512)")
     train.add_argument(
-        "--strategy", choices=["head_tail", "chunks", "head"], default="head_tail", help="long-text method (see README)"
+        "--strategy",
+        choices=["head_tail", "chunks", "head"],
+        default=_train_default("strategy"),
+        help="long-text method (see README)",
     )
-    train.add_argument("--max-chunks", type=int, default=4, help="windows pooled per proposal (chunks)")
-    train.add_argument("--target-precision", type=float, default=0.95, help="precision of automatic routing")
-    train.add_argument("--no-ensemble", action="store_true", help="never blend in the TF-IDF baseline")
-    train.add_argument("--no-duties", action="store_true", help="do not learn from the taxonomy's duty statements")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--max-chunks", type=int, default=_train_default("max_chunks"), help="windows pooled per proposal (chunks)"
+    )
+    train.add_argument(
+        "--target-precision",
+        type=float,
+        default=_train_default("target_precision"),
+        help="precision of automatic routing",
+    )
+    train.add_argument(
+        "--folds",
+        type=int,
+        default=_train_default("folds"),
+        help="cross-fitting folds (every row is fitted and measured)",
+    )
+    train.add_argument(
+        "--holdout",
+        type=float,
+        default=_train_default("holdout"),
+        metavar="F",
+        help="also keep this share of rows as a true test split (only worth it on large data)",
+    )
+    train.add_argument(
+        "--components",
+        nargs="+",
+        choices=["baseline", "transformer", "cases", "mentions", "prior"],
+        help="only these components may be stacked (default: all the data and model allow)",
+    )
+    train.add_argument(
+        "--no-duties",
+        action="store_true",
+        help="do not learn from the taxonomy's duty statements and topic descriptions",
+    )
+    train.add_argument("--seed", type=int, default=_train_default("seed"))
     train.add_argument("--threads", type=int)
 
     evaluate = commands.add_parser("evaluate", parents=[columns], help="measure a bundle on labelled data")

@@ -103,20 +103,13 @@ def tiny_bundle(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """A transformer bundle on the tiny BERT, exported to ONNX: the whole runtime path in seconds."""
     work = tmp_path_factory.mktemp("bundle")
     from model.records import ColumnMap
+    from training.config import TrainConfig
     from training.data import load_labelled
-    from training.pipeline import TrainConfig, train_bundle
+    from training.pipeline import train_bundle
 
     data = load_labelled(write_csv(work / "train.csv", make_rows(25)), ColumnMap(), None)
     config = TrainConfig(
-        base_model=str(tiny_bert),
-        epochs=6,
-        max_length=24,
-        strategy="chunks",
-        max_chunks=3,
-        encoder_lr=1e-3,
-        head_lr=1e-2,
-        threads=1,
-        ensemble=False,
+        base_model=str(tiny_bert), max_length=24, strategy="chunks", max_chunks=3, threads=1, components=["transformer"]
     )
     train_bundle(data, None, work / "bundle", config)
     return work / "bundle"

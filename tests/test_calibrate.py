@@ -4,25 +4,26 @@ import numpy as np
 import pytest
 
 from model.calibration import softmax
-from training.calibrate import auto_threshold, best_multilabel_threshold, fit_blend, fit_temperature, wilson_lower
+from training.calibrate import auto_threshold, best_co_threshold, wilson_lower
 from training.splits import stratified_split
+from training.stacking import fit_sigmoid, fit_softmax
 
 
-def test_temperature_recovers_the_true_one() -> None:
+def test_stacker_recovers_the_temperature_and_drops_a_useless_component() -> None:
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 3, size=(4000, 5))
-    probs = softmax(logits, 2.5)
-    y = np.array([rng.choice(5, p=p) for p in probs])
-    assert abs(fit_temperature(logits, y, "softmax") - 2.5) < 0.25
+    y = np.array([rng.choice(5, p=p) for p in softmax(logits, 2.5)])
+    weights = fit_softmax({"good": logits, "noise": rng.normal(0, 3, size=(4000, 5))}, y)
+    assert set(weights) == {"good"} and weights["good"] == pytest.approx(1 / 2.5, rel=0.1)
 
 
-def test_blend_ignores_a_useless_second_model() -> None:
+def test_sigmoid_stacker_fits_weights_and_a_bias() -> None:
     rng = np.random.default_rng(1)
-    y = rng.integers(0, 3, 600)
-    good = np.eye(3)[y] * 3 + rng.normal(0, 1, (600, 3))
-    noise = rng.normal(0, 1, (600, 3))
-    weight, _ = fit_blend(good, noise, y, "softmax", (0.0, 0.5, 1.0, 2.0))
-    assert weight == 0.0
+    z = rng.normal(0, 2, size=(3000, 4))
+    targets = (rng.random((3000, 4)) < 1 / (1 + np.exp(-(1.5 * z - 2.0)))).astype(float)
+    weights, bias = fit_sigmoid({"signal": z, "constant": np.zeros_like(z)}, targets)
+    assert list(weights) == ["signal"]
+    assert weights["signal"] == pytest.approx(1.5, rel=0.1) and bias == pytest.approx(-2.0, abs=0.2)
 
 
 def test_auto_threshold_needs_evidence_not_just_a_high_rate() -> None:
@@ -49,10 +50,13 @@ def test_auto_threshold_never_splits_ties() -> None:
     assert threshold > 1.0 and coverage == 0.0
 
 
-def test_multilabel_threshold_maximises_micro_f1() -> None:
-    probs = np.array([[0.8, 0.3], [0.35, 0.1], [0.2, 0.6]])
-    targets = np.array([[1, 1], [0, 0], [0, 1]], dtype=float)
-    assert best_multilabel_threshold(probs, targets) == 0.25
+def test_co_threshold_maximises_micro_f1_of_what_serving_would_suggest() -> None:
+    labels = ["甲", "乙", "丙"]
+    probs = np.array([[0.9, 0.8, 0.3], [0.35, 0.1, 0.2], [0.2, 0.6, 0.7]])
+    gold = [{"乙"}, set(), {"乙"}]
+    # Row 1's 0.9 is its lead and never suggested; 0.3 and 0.35 would be wrong, so the best cut is above them.
+    threshold = best_co_threshold(labels, probs, gold, ["甲", None, "丙"])
+    assert 0.35 < threshold <= 0.6
 
 
 def test_split_is_stratified_reproducible_and_keeps_rare_classes_in_training() -> None:

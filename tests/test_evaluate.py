@@ -87,19 +87,54 @@ def test_topic_metrics() -> None:
 
 def test_co_micro_f1_excludes_predicted_lead() -> None:
     co = compute_metrics(_evaluation())["co_departments"]
-    assert co == pytest.approx({"micro_f1": 2 / 3, "precision": 2 / 3, "recall": 2 / 3, "n": 4})
+    assert co == pytest.approx(
+        {
+            "micro_f1": 2 / 3,
+            "precision": 2 / 3,
+            "recall": 2 / 3,
+            "rows_with_suggestions": 2,
+            "suggestions_with_one_right": 1.0,
+            "n": 4,
+        }
+    )
 
 
 def test_co_without_lead_head_keeps_every_label() -> None:
     co = compute_metrics(_evaluation(("topic", "co")))["co_departments"]
     # Predicted sets {EDU, HEALTH}, {EDU, TRAFFIC, POLICE}, {HEALTH}, {}: 2 hits of 6 predicted, 3 gold.
-    assert co == pytest.approx({"micro_f1": 4 / 9, "precision": 1 / 3, "recall": 2 / 3, "n": 4})
+    # Rows with suggestions: 0 (HEALTH right), 1 (TRAFFIC right), 2 (none right).
+    assert co == pytest.approx(
+        {
+            "micro_f1": 4 / 9,
+            "precision": 1 / 3,
+            "recall": 2 / 3,
+            "rows_with_suggestions": 3,
+            "suggestions_with_one_right": 2 / 3,
+            "n": 4,
+        }
+    )
 
 
 def test_routing_follows_the_serving_policy() -> None:
     routing = compute_metrics(_evaluation())["routing"]
     # Auto: rows 0, 2, 4, 7 (one wrong); row 9 clears the threshold but its text is too short.
     assert routing.pop("reasons") == {"low_confidence": 4, "near_tie": 1, "text_too_short": 1}
+    # Auto-routed to EDU: row 0 (right); to HEALTH: rows 2 (wrong) and 4; to TRAFFIC: row 7.
+    departments = routing.pop("departments")
+    assert [(d["department"], d["proposals"], d["auto_routed"]) for d in departments] == [
+        (EDU, 4, 1),
+        (TRAFFIC, 3, 1),
+        (HEALTH, 3, 2),
+    ]
+    health = departments[2]
+    assert health["precision"] == 0.5 and health["coverage"] == pytest.approx(1 / 3)
+    assert 0 < health["precision_lower"] < 0.5
+    assert routing.pop("aurc") == pytest.approx(
+        evaluate.aurc(
+            np.array([p for _, p in LEAD_ROWS[:10]]).max(1),
+            np.array([True, True, False, False, True, True, False, True, True, True]),
+        )
+    )
     assert routing == pytest.approx(
         {
             "threshold": 0.85,
@@ -110,6 +145,13 @@ def test_routing_follows_the_serving_policy() -> None:
             "n_review": 6,
         }
     )
+
+
+def test_aurc_is_the_mean_error_of_the_most_confident_rows() -> None:
+    # Most confident first: right (risk 0), wrong (1/2), right (1/3).
+    assert evaluate.aurc(np.array([0.9, 0.8, 0.7]), np.array([True, False, True])) == pytest.approx(5 / 18)
+    assert evaluate.aurc(np.array([0.7, 0.8, 0.9]), np.array([True, False, True])) == pytest.approx(5 / 18)
+    assert evaluate.aurc(np.array([0.9, 0.8]), np.array([True, True])) == 0.0
 
 
 def test_routing_rounds_confidence_like_serving() -> None:

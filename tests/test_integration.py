@@ -31,7 +31,7 @@ def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--base-model",
         str(encoder),
     ]
-    assert main([*argv, "--epochs", "1", "--max-length", "128", "--max-chunks", "2", "--batch-size", "8"]) == 0
+    assert main([*argv, "--max-length", "128", "--max-chunks", "2"]) == 0
     return work / "model"
 
 
@@ -55,7 +55,7 @@ def test_routes_the_office_intake_sheet(demo_bundle: Path, tmp_path: Path, capsy
     assert [r["编号"] for r in routed.rows] == [r["编号"] for r in intake.rows]
     gold = {r["id"]: r["lead_department"] for r in read_table(REPO / "data" / "demo" / "intake_labelled.csv").rows}
     hits = sum(r["route_lead_department"] == gold[r["编号"]] for r in routed.rows)
-    assert hits / len(routed.rows) > 0.3  # one epoch on a third of the data: far above chance (1/27)
+    assert hits / len(routed.rows) > 0.5  # a third of the data, short windows: still far above chance (1/27)
     assert "routed 108 proposals" in capsys.readouterr().out
 
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from model.encoder import TransformerScorer
+from model.encoder import DocumentEmbedder, TransformerScorer
 from model.errors import BundleError
 from model.manifest import load_manifest
 from model.records import ColumnMap
@@ -22,8 +21,8 @@ from model.text import TextConfig, WindowTokenizer, special_ids
 from service.cli import main
 from tests.conftest import make_rows, write_csv
 from training.data import load_labelled
-from training.export import save_training_state, write_onnx
-from training.transformer import FitConfig, collate, fine_tune
+from training.export import write_onnx
+from training.transformer import FrozenEncoder, document_vectors
 
 
 def test_bundle_is_complete_and_described(tiny_bundle: Path) -> None:
@@ -32,8 +31,11 @@ def test_bundle_is_complete_and_described(tiny_bundle: Path) -> None:
     assert set(manifest.files) >= {"encoder.onnx", "heads.npz", "tokenizer.json", "evaluation/metrics.json"}
     assert manifest.text is not None and manifest.text.strategy == "chunks"
     assert manifest.heads["lead"].labels == sorted(["市医疗保障局", "市教育局", "市交通运输局"])
-    assert manifest.training_data.splits["train"] + manifest.training_data.splits["validation"] > 0
-    assert "lead_department" in manifest.metrics and "torch" in manifest.versions
+    assert manifest.training_data.splits == {"cross-fitted": 75, "held-out test": 0}
+    assert manifest.crossfit is not None and manifest.crossfit.folds == 5 and manifest.crossfit.rows == 75
+    assert set(manifest.crossfit.out_of_fold["lead"]) == {"transformer", "stack"}
+    assert manifest.metrics["source"] == "out-of-fold" and manifest.metrics["lead_department"]["n"] == 75
+    assert "torch" in manifest.versions
     assert not (tiny_bundle.parent / "bundle.partial").exists()
 
 
@@ -61,21 +63,20 @@ def test_long_text_is_chunked_and_a_huge_cell_stays_cheap(tiny_bundle: Path) -> 
 
 
 def test_onnx_matches_torch(tiny_bert: Path, tmp_path: Path) -> None:
-    """The exported encoder + numpy heads give the torch model's logits."""
+    """The exported encoder gives the torch encoder's document vectors, views and windows pooled alike."""
     data = load_labelled(write_csv(tmp_path / "t.csv", make_rows(8)), ColumnMap(), None)
     shutil.copyfile(tiny_bert / "tokenizer.json", tmp_path / "tokenizer.json")
-    text = TextConfig(max_length=16, max_chunks=2, **special_ids(tmp_path / "tokenizer.json"))
+    text = TextConfig(
+        max_length=16, max_chunks=2, views=["text", "title", "ask"], **special_ids(tmp_path / "tokenizer.json")
+    )
     tokenizer = WindowTokenizer(tmp_path / "tokenizer.json", text)
-    model, _ = fine_tune(str(tiny_bert), tokenizer, data.examples, [], data.heads, data.labels, FitConfig(epochs=1))
-    save_training_state(model, [], tmp_path)
+    model = FrozenEncoder(str(tiny_bert))
     write_onnx(model, tmp_path / "encoder.onnx", text)
     texts = [e.text for e in data.examples]
-    served = TransformerScorer(tmp_path, tokenizer, "encoder.onnx", threads=1).logits(texts)
-    with torch.inference_mode():
-        ids, mask, doc = collate(tokenizer.windows(texts), text.pad_id)
-        expected = model(ids, mask, doc, len(texts))
-    for head, logits in expected.items():
-        np.testing.assert_allclose(served[head], logits.numpy(), atol=1e-4)
+    served = DocumentEmbedder(tmp_path, tokenizer, "encoder.onnx", threads=1).embeddings(texts)
+    expected = document_vectors(model, tokenizer.windows(texts), text.pad_id)
+    assert served.shape == (len(texts), 32)
+    np.testing.assert_allclose(served, expected, atol=1e-4)
 
 
 def test_serving_never_imports_torch(tiny_bundle: Path) -> None:
@@ -122,7 +123,7 @@ def test_other_schema_version_is_refused(tiny_bundle: Path, tmp_path: Path) -> N
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     manifest["schema_version"] = 99
     (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(BundleError, match="schema version 99, this release reads version 1"):
+    with pytest.raises(BundleError, match="schema version 99, this release reads version 2"):
         Router(bundle)
 
 
@@ -142,7 +143,7 @@ def test_export_int8_checks_parity_and_serves_it(tiny_bundle: Path, tmp_path: Pa
     assert result.lead_department is not None
     assert main(["export", "--model", str(bundle), "--serve", "fp32"]) == 0
     assert load_manifest(bundle).encoder_file == "encoder.onnx"
-    int8 = Router(bundle, precision="int8").scorers["transformer"]
+    int8 = Router(bundle, precision="int8").encoder
     assert isinstance(int8, TransformerScorer) and int8.encoder.session._model_path.endswith("encoder.int8.onnx")
 
 
@@ -159,12 +160,12 @@ def test_an_encoder_not_exported_is_a_clear_error(tiny_bundle: Path) -> None:
 
 
 def test_length_sorted_batching_does_not_change_results(tiny_bundle: Path) -> None:
-    scorer = Router(tiny_bundle, threads=1).scorers["transformer"]
+    scorer = Router(tiny_bundle, threads=1).encoder
     assert isinstance(scorer, TransformerScorer)
     windows = [
         w
         for doc in scorer.tokenizer.windows([r["body"] * (i % 4 + 1) for i, r in enumerate(make_rows(3))])
-        for w in doc
+        for w in doc.ids
     ]
     one_by_one = scorer.encoder.embed(windows, scorer.tokenizer.config.pad_id, batch_tokens=1)
     batched = scorer.encoder.embed(windows, scorer.tokenizer.config.pad_id, batch_tokens=100_000)
@@ -175,7 +176,6 @@ def test_onnx_of_another_model_is_refused(tiny_bundle: Path, tmp_path: Path) -> 
     from transformers import BertConfig, BertModel
 
     from model.manifest import write_manifest
-    from training.transformer import ProposalModel
 
     bundle = _copy(tiny_bundle, tmp_path)
     other = tmp_path / "other"
@@ -183,7 +183,7 @@ def test_onnx_of_another_model_is_refused(tiny_bundle: Path, tmp_path: Path) -> 
     BertModel(config, add_pooling_layer=False).save_pretrained(other)
     manifest = load_manifest(bundle)
     assert manifest.text is not None
-    write_onnx(ProposalModel(str(other), {"lead": 3}, 0.0), bundle / "encoder.onnx", manifest.text)
+    write_onnx(FrozenEncoder(str(other)), bundle / "encoder.onnx", manifest.text)
     write_manifest(bundle, manifest)  # as if someone re-hashed a wrongly copied file
     with pytest.raises(BundleError, match=r"16-dimensional vectors but head .* expects 32: the ONNX file belongs"):
         Router(bundle)

@@ -1,50 +1,11 @@
-"""Fitting what serving applies: temperatures, ensemble weights, the auto-routing threshold."""
+"""The thresholds serving applies: auto-routing (Wilson lower bound) and co-department suggestion."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from model.calibration import Array, sigmoid, softmax
-
-_LOG_T = np.linspace(np.log(0.05), np.log(20.0), 121)
-
-
-def _nll_softmax(logits: Array, y: np.ndarray, t: float) -> float:
-    p = softmax(logits, t)
-    return float(-np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
-
-
-def _nll_sigmoid(logits: Array, y: Array, t: float) -> float:
-    p = np.clip(sigmoid(logits, t), 1e-12, 1 - 1e-12)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
-def fit_temperature(logits: Array, targets: np.ndarray, kind: str) -> float:
-    """Temperature minimising validation NLL: a coarse log-grid, then a finer one around the best."""
-    nll = _nll_softmax if kind == "softmax" else _nll_sigmoid
-    grid = _LOG_T
-    for _ in range(2):
-        scores = [nll(logits, targets, float(np.exp(g))) for g in grid]
-        best = grid[int(np.argmin(scores))]
-        step = grid[1] - grid[0]
-        grid = np.linspace(best - step, best + step, 21)
-    return float(np.exp(best))
-
-
-def fit_blend(
-    primary: Array, secondary: Array, targets: np.ndarray, kind: str, grid: tuple[float, ...]
-) -> tuple[float, float]:
-    """Weight of the secondary logits (0 = primary alone) and the temperature, by validation NLL."""
-    nll = _nll_softmax if kind == "softmax" else _nll_sigmoid
-    best: tuple[float, float, float] | None = None
-    for weight in grid:
-        combined = primary + weight * secondary
-        t = fit_temperature(combined, targets, kind)
-        score = nll(combined, targets, t)
-        if best is None or score < best[0] - 1e-9:
-            best = (score, weight, t)
-    assert best is not None
-    return best[1], best[2]
+from model.calibration import Array
+from model.router import suggest_co
 
 
 def wilson_lower(hits: np.ndarray, counts: np.ndarray, z: float = 1.645) -> np.ndarray:
@@ -77,14 +38,16 @@ def auto_threshold(confidence: Array, correct: np.ndarray, target: float) -> tup
     return float(ranked[k]), float(hits[k] / counts[k]), float(counts[k] / len(order))
 
 
-def best_multilabel_threshold(probs: Array, targets: Array) -> float:
-    """Global co-department threshold maximising validation micro-F1."""
+def best_co_threshold(labels: list[str], probs: Array, gold: list[set[str]], leads: list[str | None]) -> float:
+    """Co-department threshold maximising micro-F1 of what serving suggests (never the lead, at most 3)."""
     best = (0.0, 0.5)
-    for t in np.linspace(0.05, 0.95, 19):
-        pred = probs >= t
-        tp = float((pred & (targets > 0)).sum())
-        denom = float(pred.sum() + (targets > 0).sum())
-        f1 = 2 * tp / denom if denom else 0.0
+    for t in np.round(np.arange(0.05, 0.951, 0.025), 3):
+        hits = n_pred = 0
+        for p, want, lead in zip(probs, gold, leads, strict=True):
+            suggested = {c.name for c in suggest_co(labels, p, float(t), lead)}
+            hits, n_pred = hits + len(suggested & want), n_pred + len(suggested)
+        denom = n_pred + sum(len(g) for g in gold)
+        f1 = 2 * hits / denom if denom else 0.0
         if f1 > best[0] + 1e-9:
             best = (f1, float(t))
     return best[1]

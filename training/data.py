@@ -49,6 +49,15 @@ def duty_examples(taxonomy: Taxonomy) -> list[Example]:
     ]
 
 
+def topic_examples(taxonomy: Taxonomy) -> list[Example]:
+    """Each topic's description as one extra topic example."""
+    return [
+        Example(id=f"topic:{t.name}", text=f"{t.name}\n{t.description}", topic=t.name)
+        for t in taxonomy.topics
+        if t.description
+    ]
+
+
 def load_labelled(
     path: str | Path, columns: ColumnMap, taxonomy: Taxonomy | None, sheet: str | None = None
 ) -> LabelledData:

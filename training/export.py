@@ -1,8 +1,9 @@
-"""From the fine-tuned torch model to the ONNX encoders that serving runs, checked for parity first.
+"""From the torch encoder to the ONNX encoders that serving runs, checked for parity first.
 
-A transformer bundle keeps its torch weights (`torch/`) and its validation split (`validation.jsonl`) so
-that an export, at training time or later with `proposal-router export`, can be compared with the model
-it came from: the same texts through torch and through onnxruntime, the same calibration and policy.
+A transformer bundle keeps its torch weights (`torch/`) and a sample of its training texts
+(`validation.jsonl`) so that an export, at training time or later with `proposal-router export`, can be
+compared with the model it came from: the same texts through torch and through onnxruntime, then the same
+components, stacker and policy.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from model.calibration import Array
 from model.errors import BundleError
@@ -28,28 +28,21 @@ from model.manifest import (
     write_manifest,
 )
 from model.policy import review_reason
-from model.router import Router, combine, rank
+from model.router import Router, rank
 from model.text import TextConfig, WindowTokenizer
-from model.tfidf import TfidfScorer
 from training.data import Example
-from training.transformer import ProposalModel, document_vectors
+from training.transformer import FrozenEncoder, document_vectors
 
 TORCH_DIR = "torch"
 VALIDATION = "validation.jsonl"
 PARITY_BARS: dict[Precision, float] = {"fp32": 0.995, "int8": 0.99}
 
 
-def save_training_state(model: ProposalModel, validation: list[Example], directory: Path) -> None:
-    """Heads as numpy (what serving reads), encoder weights and validation texts (what export checks)."""
-    arrays: dict[str, np.ndarray] = {}
-    for name, head in model.heads.items():
-        assert isinstance(head, nn.Linear)
-        arrays[f"weight_{name}"] = head.weight.detach().double().numpy()
-        arrays[f"bias_{name}"] = head.bias.detach().double().numpy()
-    np.savez(directory / "heads.npz", allow_pickle=False, **arrays)
+def save_training_state(model: FrozenEncoder, parity_texts: list[Example], directory: Path) -> None:
+    """The encoder's torch weights and the texts later exports are checked on."""
     model.encoder.save_pretrained(directory / TORCH_DIR)
     with (directory / VALIDATION).open("w", encoding="utf-8") as fh:
-        for e in validation:
+        for e in parity_texts:
             row = {"id": e.id, "text": e.text, "topic": e.topic, "lead": e.lead, "co": e.co}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
@@ -61,30 +54,13 @@ def load_validation(directory: Path) -> list[Example]:
     return [Example(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def load_torch_model(directory: Path, manifest: BundleManifest) -> ProposalModel:
+def load_torch_model(directory: Path) -> FrozenEncoder:
     if not (directory / TORCH_DIR / "config.json").is_file():
         raise BundleError(f"{directory}: no torch weights ({TORCH_DIR}/); retrain the bundle to export it again")
-    model = ProposalModel(str(directory / TORCH_DIR), {h: len(s.labels) for h, s in manifest.heads.items()}, 0.0)
-    with np.load(directory / "heads.npz") as heads:
-        for name, layer in model.heads.items():
-            assert isinstance(layer, nn.Linear)
-            layer.weight.data = torch.from_numpy(heads[f"weight_{name}"]).float()
-            layer.bias.data = torch.from_numpy(heads[f"bias_{name}"]).float()
-    return model.eval()
+    return FrozenEncoder(str(directory / TORCH_DIR))
 
 
-class _PooledEncoder(nn.Module):
-    """What goes into ONNX: windows in, one mean-pooled vector per window out."""
-
-    def __init__(self, model: ProposalModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model.pooled(input_ids, attention_mask)
-
-
-def write_onnx(model: ProposalModel, path: Path, text: TextConfig) -> None:
+def write_onnx(model: FrozenEncoder, path: Path, text: TextConfig) -> None:
     """The encoder + pooling as ONNX (opset 17) with dynamic window count and length.
 
     Traced with eager attention: onnxruntime fuses that graph into its Attention kernel, while the traced
@@ -99,16 +75,16 @@ def write_onnx(model: ProposalModel, path: Path, text: TextConfig) -> None:
         model.encoder.set_attn_implementation(previous)
 
 
-def _trace(model: ProposalModel, path: Path, text: TextConfig) -> None:
+def _trace(model: FrozenEncoder, path: Path, text: TextConfig) -> None:
     ids = torch.full((2, 16), text.pad_id, dtype=torch.long)
     ids[:, 0], ids[:, 1:8], ids[:, 8] = text.cls_id, 5, text.sep_id
     mask = (ids != text.pad_id).long()
     dynamic = {0: "windows", 1: "tokens"}
-    wrapper = _PooledEncoder(model).eval()  # export restores the wrapper's mode afterwards: make it eval
+    model.eval()
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on shape checks do not apply here
         torch.onnx.export(
-            wrapper,
+            model,
             (ids, mask),
             str(path),
             input_names=["input_ids", "attention_mask"],
@@ -148,12 +124,6 @@ def quantize_int8(source: Path, target: Path) -> None:
     )
 
 
-def torch_logits(model: ProposalModel, tokenizer: WindowTokenizer, texts: list[str]) -> dict[str, Array]:
-    docs = document_vectors(model, tokenizer.windows(texts), tokenizer.config.pad_id)
-    with torch.no_grad():
-        return {head: z.double().numpy() for head, z in model.classify(docs).items()}
-
-
 def _decisions(manifest: BundleManifest, texts: list[str], probs: dict[str, Array]) -> list[bool]:
     if "lead" not in manifest.heads:
         return [False] * len(texts)
@@ -167,21 +137,18 @@ def _decisions(manifest: BundleManifest, texts: list[str], probs: dict[str, Arra
 def check_parity(
     directory: Path,
     manifest: BundleManifest,
-    model: ProposalModel,
+    model: FrozenEncoder,
     precision: Precision,
     texts: list[str],
     bar: float | None = None,
     file: str | None = None,
 ) -> Parity:
-    """Torch vs the ONNX encoder: calibrated probabilities and decisions through the same heads and policy."""
+    """Torch vs the ONNX encoder: calibrated probabilities and decisions through the same stack and policy."""
     assert manifest.text is not None
     tokenizer = WindowTokenizer(directory / "tokenizer.json", manifest.text)
-    components = {"transformer": torch_logits(model, tokenizer, texts)}
-    if "baseline" in manifest.components:
-        components["baseline"] = TfidfScorer(directory / "baseline").logits(texts)
-    expected = {h: combine(s, components, h) for h, s in manifest.heads.items()}
     router = Router(directory, encoder_file=file or ENCODER_FILES[precision], verify=False)
     router.manifest = manifest  # the in-memory one: during training the file on disk is not final yet
+    expected = router.probabilities(texts, docs=document_vectors(model, tokenizer.windows(texts), manifest.text.pad_id))
     served = router.probabilities(texts)
     main = "lead" if "lead" in manifest.heads else "topic"
     diff = max(float(np.abs(served[h] - expected[h]).max()) for h in expected) if texts else 0.0
@@ -205,7 +172,7 @@ def check_parity(
 def record_export(
     directory: Path,
     manifest: BundleManifest,
-    model: ProposalModel,
+    model: FrozenEncoder,
     precision: Precision,
     bar: float | None = None,
     candidate: str | None = None,
@@ -240,7 +207,7 @@ def export_bundle(
     manifest = load_manifest(directory)
     if manifest.model_type != "transformer" or manifest.text is None:
         raise BundleError(f"{directory}: a {manifest.model_type} bundle needs no export; it is served as it is")
-    model = load_torch_model(directory, manifest)
+    model = load_torch_model(directory)
     if "fp32" not in manifest.exports:
         write_onnx(model, directory / "encoder.candidate.onnx", manifest.text)
         record_export(directory, manifest, model, "fp32", candidate="encoder.candidate.onnx")

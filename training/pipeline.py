@@ -1,155 +1,58 @@
-"""One training run: split, fit the components, calibrate on validation, write and evaluate the bundle."""
+"""One training run: embed once, cross-fit every component, stack on out-of-fold logits, refit on all rows.
+
+Every labelled row is used for fitting and for calibration (see training/crossfit.py). `--holdout F`
+additionally keeps a stratified share of the rows out of everything, for a true test of the bundle as
+served; it is worth its cost only when the data are large.
+"""
 
 from __future__ import annotations
 
 import platform
+import random
 import shutil
 import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal, cast
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from model.calibration import Array
-from model.encoder import default_threads
+from model.encoder import DocumentEmbedder, default_threads
 from model.manifest import (
     MANIFEST,
     BundleManifest,
     Component,
+    CrossFit,
     DataInfo,
-    HeadName,
-    HeadSpec,
     RoutingSettings,
     TaxonomyInfo,
     write_manifest,
 )
 from model.records import ColumnMap
-from model.router import Router, combine
+from model.router import Router
 from model.taxonomy import Taxonomy
-from model.text import Strategy, TextConfig, WindowTokenizer, special_ids
-from model.tfidf import TfidfScorer
-from training.baseline import BaselineModel
-from training.calibrate import auto_threshold, best_multilabel_threshold, fit_blend, fit_temperature
-from training.data import Example, LabelledData, duty_examples
+from model.text import TextConfig, WindowTokenizer, special_ids
+from training.calibrate import auto_threshold, best_co_threshold
+from training.components import Corpus, LinearHeads, fit_cases, fit_prior, fit_tfidf, mention_scorer, targets
+from training.config import TrainConfig
+from training.crossfit import CrossFitResult, cross_fit
+from training.data import Example, LabelledData, duty_examples, topic_examples
 from training.evaluate import Evaluation, write_evaluation
 from training.splits import stratified_split
 
-BLEND_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-
-
-class TrainConfig(BaseModel):
-    model_type: Literal["transformer", "baseline"] = "transformer"
-    base_model: str | None = None
-    epochs: int = Field(default=4, ge=1)
-    batch_size: int = Field(default=16, ge=1)
-    max_length: int = Field(default=256, ge=16, le=512)
-    strategy: Strategy = "head_tail"
-    max_chunks: int = Field(default=4, ge=1)
-    encoder_lr: float = 1e-4
-    head_lr: float = 2e-3
-    layer_decay: float = 1.0
-    baseline_c: float = 0.5
-    ensemble: bool = True
-    use_duties: bool = True
-    target_precision: float = Field(default=0.95, gt=0.0, le=1.0)
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    seed: int = 0
-    threads: int | None = None
+PARITY_ROWS = 64
+STACKER = "non-negative weight per component (+ bias for co), minimum out-of-fold log-loss (scipy L-BFGS-B)"
 
 
 def _versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for package in ("numpy", "scikit-learn", "torch", "transformers", "onnxruntime", "tokenizers"):
+    for package in ("numpy", "scikit-learn", "scipy", "torch", "transformers", "onnxruntime", "tokenizers"):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             continue
     return found
-
-
-def _targets(examples: list[Example], head: str, labels: list[str]) -> tuple[np.ndarray, Array]:
-    """Rows with a known label for `head` and their targets (class index, or a 0/1 matrix for `co`)."""
-    if head == "co":
-        rows = np.array([i for i, e in enumerate(examples) if e.co is not None], dtype=int)
-        y = np.array([[name in (examples[i].co or []) for name in labels] for i in rows], dtype=float)
-        return rows, y.reshape(len(rows), len(labels))
-    index = {name: k for k, name in enumerate(labels)}
-    rows = np.array([i for i, e in enumerate(examples) if getattr(e, head) in index], dtype=int)
-    return rows, np.array([index[getattr(examples[i], head)] for i in rows], dtype=int)
-
-
-def _calibrate_heads(
-    data: LabelledData, val: list[Example], logits: dict[str, dict[str, Array]], blend: bool
-) -> dict[HeadName, HeadSpec]:
-    specs: dict[HeadName, HeadSpec] = {}
-    primary: Component = "transformer" if "transformer" in logits else "baseline"
-    for head in cast(list[HeadName], data.heads):
-        kind: Literal["softmax", "sigmoid"] = "sigmoid" if head == "co" else "softmax"
-        rows, y = _targets(val, head, data.labels[head])
-        weights: dict[Component, float] = {primary: 1.0}
-        temperature = 1.0
-        if len(rows):
-            z = logits[primary][head][rows]
-            if blend and "baseline" in logits and primary != "baseline":
-                weight, temperature = fit_blend(z, logits["baseline"][head][rows], y, kind, BLEND_GRID)
-                weights["baseline"] = weight
-            else:
-                temperature = fit_temperature(z, y, kind)
-        specs[head] = HeadSpec(labels=data.labels[head], kind=kind, weights=weights, temperature=temperature)
-    return specs
-
-
-def _fit_transformer(
-    config: TrainConfig, data: LabelledData, train: list[Example], val: list[Example], work: Path, threads: int
-) -> tuple[TextConfig, Any, list[dict[str, float]]]:
-    """Fine-tune, then leave in `work` what serving and later exports need: tokenizer, heads, ONNX, torch."""
-    from training.export import save_training_state, write_onnx
-    from training.transformer import FitConfig, check_base_model, fine_tune, save_tokenizer
-
-    assert config.base_model is not None
-    check_base_model(config.base_model)
-    tokenizer_file = save_tokenizer(config.base_model, work)
-    text = TextConfig(
-        max_length=config.max_length,
-        strategy=config.strategy,
-        max_chunks=config.max_chunks,
-        **special_ids(tokenizer_file),
-    )
-    fit = FitConfig(
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        encoder_lr=config.encoder_lr,
-        head_lr=config.head_lr,
-        layer_decay=config.layer_decay,
-        seed=config.seed,
-        threads=threads,
-    )
-    tokenizer = WindowTokenizer(tokenizer_file, text)
-    model, history = fine_tune(config.base_model, tokenizer, train, val, data.heads, data.labels, fit)
-    save_training_state(model, val, work)
-    write_onnx(model, work / "encoder.onnx", text)
-    return text, model, history
-
-
-def _set_thresholds(manifest: BundleManifest, val: list[Example], probs: dict[str, Array]) -> None:
-    """Co-department threshold for micro-F1; lead threshold for the target precision (both on validation)."""
-    heads = manifest.heads
-    if "co" in heads:
-        rows, y = _targets(val, "co", heads["co"].labels)
-        heads["co"].threshold = best_multilabel_threshold(probs["co"][rows], y) if len(rows) else 0.5
-    if "lead" in heads:
-        rows, y = _targets(val, "lead", heads["lead"].labels)
-        confidence = probs["lead"][rows].max(axis=1)
-        correct = (probs["lead"][rows].argmax(axis=1) == y).astype(float)
-        target = manifest.routing.target_precision
-        threshold, precision, coverage = auto_threshold(confidence, correct, target)
-        manifest.routing.lead_threshold = threshold
-        manifest.routing.validation_precision = None if np.isnan(precision) else precision
-        manifest.routing.validation_coverage = coverage
 
 
 def train_bundle(
@@ -162,6 +65,8 @@ def train_bundle(
     """Write a complete, evaluated bundle to `out`: built beside it, moved into place only when whole."""
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).is_file():
         raise ValueError(f"{out}: exists and is not a model bundle; refusing to overwrite it (choose another --out)")
+    if config.model_type == "transformer" and not config.base_model:
+        raise ValueError("a transformer needs --base-model (a local directory or a hub id)")
     work = out.with_name(out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -176,98 +81,215 @@ def train_bundle(
     return manifest
 
 
+def _split(data: LabelledData, config: TrainConfig) -> tuple[list[Example], list[Example]]:
+    """(rows to cross-fit, held-out test rows); no test rows unless --holdout asks for them."""
+    if config.holdout <= 0:
+        return data.examples, []
+    main = "lead" if "lead" in data.heads else "topic"
+    strata = [str(getattr(e, main) or "") for e in data.examples]
+    test_idx, fit_idx = stratified_split(strata, (config.holdout,), config.seed)
+    return [data.examples[i] for i in fit_idx], [data.examples[i] for i in test_idx]
+
+
+def _names(taxonomy: Taxonomy, labels: set[str]) -> dict[str, list[str]]:
+    return {d.name: [d.name, *d.aliases] for d in taxonomy.departments if d.name in labels}
+
+
+def _statements(taxonomy: Taxonomy, labels: dict[str, list[str]], config: TrainConfig) -> list[Example]:
+    """Duty statements of the departments that lead here, descriptions of the topics used here."""
+    if not config.use_duties:
+        return []
+    duties = [e for e in duty_examples(taxonomy) if e.lead in labels.get("lead", [])]
+    return duties + [e for e in topic_examples(taxonomy) if e.topic in labels.get("topic", [])]
+
+
+def _embed(work: Path, text: TextConfig, texts: list[str], threads: int) -> Array:
+    tokenizer = WindowTokenizer(work / "tokenizer.json", text)
+    return DocumentEmbedder(work, tokenizer, "encoder.onnx", threads).embeddings(texts)
+
+
+def _prepare_encoder(config: TrainConfig, corpus: Corpus, work: Path, threads: int) -> tuple[TextConfig, object]:
+    """Export the frozen encoder, then embed every row and taxonomy statement once, through the served ONNX."""
+    from training.export import save_training_state, write_onnx
+    from training.transformer import FrozenEncoder, check_base_model, save_tokenizer
+
+    assert config.base_model is not None
+    check_base_model(config.base_model)
+    tokenizer_file = save_tokenizer(config.base_model, work)
+    text = TextConfig(
+        max_length=config.max_length,
+        strategy=config.strategy,
+        max_chunks=config.max_chunks,
+        prefix=config.query_prefix,
+        views=config.views,
+        **special_ids(tokenizer_file),
+    )
+    model = FrozenEncoder(config.base_model)
+    write_onnx(model, work / "encoder.onnx", text)
+    sample = random.Random(config.seed).sample(corpus.examples, min(PARITY_ROWS, len(corpus.examples)))
+    save_training_state(model, sample, work)
+    corpus.docs = _embed(work, text, [e.text for e in corpus.examples], threads)
+    if corpus.statements:
+        statements = [e.text for e in corpus.statements]
+        corpus.statement_queries = _embed(work, text, statements, threads)
+        passages = text.model_copy(update={"prefix": config.passage_prefix, "views": ["text"]})
+        corpus.statement_passages = _embed(work, passages, statements, threads)
+    return text, model
+
+
+def _candidates(config: TrainConfig, corpus: Corpus) -> list[Component]:
+    found: list[Component] = ["baseline"]
+    if config.model_type == "transformer":
+        found += ["transformer", "cases"]
+    if corpus.names and any(h in corpus.heads for h in ("lead", "co")):
+        found.append("mentions")
+    if "lead" in corpus.heads and any(h in corpus.heads for h in ("topic", "co")):
+        found.append("prior")
+    if config.components is not None:
+        unknown = set(config.components) - set(found)
+        if unknown:
+            raise ValueError(
+                f"component(s) {', '.join(sorted(unknown))} not available here (possible: {', '.join(found)})"
+            )
+        found = [c for c in found if c in config.components]
+    return found
+
+
+def _refit(corpus: Corpus, components: list[Component], work: Path) -> None:
+    """Every served component fitted once more, on all rows, and written where its scorer reads it."""
+    every = np.arange(len(corpus.examples))
+    if "baseline" in components:
+        fit_tfidf(corpus, every).save(work / "baseline")
+    if "transformer" in components:
+        LinearHeads(corpus, every).save(work)
+    if "cases" in components:
+        fit_cases(corpus, every).save(work)
+    if "mentions" in components:
+        mention_scorer(corpus).save(work)
+    if "prior" in components:
+        fit_prior(corpus, every).save(work)
+
+
+def _routing(result: CrossFitResult, corpus: Corpus, config: TrainConfig) -> RoutingSettings:
+    """Both thresholds on the out-of-fold probabilities of every row."""
+    routing = RoutingSettings(target_precision=config.target_precision)
+    heads = result.heads
+    if "lead" in heads:
+        rows, y = targets(corpus.examples, "lead", heads["lead"].labels)
+        probs = result.probs["lead"][rows]
+        threshold, precision, coverage = auto_threshold(
+            probs.max(axis=1), (probs.argmax(axis=1) == y).astype(float), config.target_precision
+        )
+        routing.lead_threshold = threshold
+        routing.validation_precision = None if np.isnan(precision) else precision
+        routing.validation_coverage = coverage
+    if "co" in heads:
+        labels = heads["co"].labels
+        rows, _ = targets(corpus.examples, "co", labels)
+        leads: list[str | None] = [None] * len(rows)
+        if "lead" in heads:
+            lead_labels = heads["lead"].labels
+            leads = [lead_labels[int(i)] for i in result.probs["lead"][rows].argmax(axis=1)]
+        gold = [set(corpus.examples[i].co or []) for i in rows]
+        heads["co"].threshold = best_co_threshold(labels, result.probs["co"][rows], gold, leads)
+    return routing
+
+
 def _build_bundle(
     data: LabelledData, taxonomy: Taxonomy | None, work: Path, config: TrainConfig, columns: ColumnMap | None
 ) -> BundleManifest:
     started = time.perf_counter()
-    examples = data.examples
-    main = "lead" if "lead" in data.heads else "topic"
-    strata = [str(getattr(e, main) or "") for e in examples]
-    val_idx, test_idx, train_idx = stratified_split(strata, (config.val_fraction, config.test_fraction), config.seed)
-    train = [examples[i] for i in train_idx]
-    val, test = [examples[i] for i in val_idx], [examples[i] for i in test_idx]
-    if taxonomy is not None and config.use_duties and "lead" in data.heads:
-        train += [e for e in duty_examples(taxonomy) if e.lead in data.labels["lead"]]
-
-    components: list[Component] = []
-    text: TextConfig | None = None
-    history: list[dict[str, float]] = []
-    model = None
+    fit_rows, test = _split(data, config)
+    labels = data.labels
+    statements = _statements(taxonomy, labels, config) if taxonomy is not None else []
+    departments = set(labels.get("lead", [])) | set(labels.get("co", []))
+    corpus = Corpus(
+        examples=fit_rows,
+        heads=data.heads,
+        labels=labels,
+        statements=statements,
+        names=_names(taxonomy, departments) if taxonomy is not None else {},
+        baseline_c=config.baseline_c,
+        head_c=config.head_c,
+    )
     threads = config.threads or default_threads()
-
-    baseline_wanted = config.model_type == "baseline" or config.ensemble
-    if baseline_wanted:
-        BaselineModel(data.heads, data.labels, c=config.baseline_c).fit(train).save(work / "baseline")
-        components.append("baseline")
+    text: TextConfig | None = None
+    model = None
     if config.model_type == "transformer":
-        if not config.base_model:
-            raise ValueError("a transformer needs --base-model (a local directory or a hub id)")
-        text, model, history = _fit_transformer(config, data, train, val, work, threads)
-        components.insert(0, "transformer")
+        text, model = _prepare_encoder(config, corpus, work, threads)
+    embedded_at = time.perf_counter()
+    candidates = _candidates(config, corpus)
+    result = cross_fit(corpus, candidates, config.folds, config.seed)
+    routing = _routing(result, corpus, config)
+    _refit(corpus, result.components, work)
+    if text is not None and "transformer" not in result.components and "cases" not in result.components:
+        text = None  # the stack chose no encoder component: serve without the encoder
+        for name in ("encoder.onnx", "tokenizer.json", "validation.jsonl"):
+            (work / name).unlink(missing_ok=True)
+        shutil.rmtree(work / "torch", ignore_errors=True)
+        model = None
 
-    trained_at = time.perf_counter()
-    val_texts = [e.text for e in val]
-    logits: dict[str, dict[str, Array]] = {}
-    if "baseline" in components:
-        logits["baseline"] = TfidfScorer(work / "baseline").logits(val_texts)
-    if "transformer" in components and text is not None:
-        from model.encoder import TransformerScorer
-
-        scorer = TransformerScorer(work, WindowTokenizer(work / "tokenizer.json", text), "encoder.onnx", threads)
-        logits["transformer"] = scorer.logits(val_texts)
-    heads = _calibrate_heads(data, val, logits, config.ensemble)
-    if config.model_type == "transformer" and all(h.weights.get("baseline", 0.0) == 0.0 for h in heads.values()):
-        shutil.rmtree(work / "baseline", ignore_errors=True)
-        components = ["transformer"]
-        for spec in heads.values():
-            spec.weights.pop("baseline", None)
-
-    routing = RoutingSettings(target_precision=config.target_precision)
     created = datetime.now(UTC)
     manifest = BundleManifest(
         version=f"{config.model_type}-{created:%Y%m%dT%H%M%S}-{data.sha256[:8]}",
         model_type=config.model_type,
         base_model=config.base_model if config.model_type == "transformer" else None,
         created_at=created,
-        components=components,
-        heads=heads,
+        components=result.components,
+        heads=result.heads,
         routing=routing,
         text=text,
         encoder_file="encoder.onnx" if text is not None else None,
+        crossfit=CrossFit(
+            folds=config.folds,
+            seed=config.seed,
+            rows=len(fit_rows),
+            stacker=STACKER,
+            out_of_fold=result.scores,
+            score="accuracy for topic and lead; label-ranking average precision for co",
+        ),
         taxonomy=TaxonomyInfo(city=taxonomy.city, version=taxonomy.version, fingerprint=taxonomy.fingerprint())
         if taxonomy
         else None,
         training_data=DataInfo(
             file=Path(data.path).name,
             sha256=data.sha256,
-            rows=len(examples),
-            splits={"train": len(train_idx), "validation": len(val), "test": len(test)},
+            rows=len(data.examples),
+            splits={"cross-fitted": len(fit_rows), "held-out test": len(test)},
         ),
         training={
             **config.model_dump(exclude={"threads"}),
             "columns": (columns or ColumnMap()).model_dump(),
-            "history": history,
-            "train_seconds": round(trained_at - started, 1),
+            "taxonomy_statements": len(statements),
+            "embed_seconds": round(embedded_at - started, 1),
+            "train_seconds": round(time.perf_counter() - started, 1),
         },
         versions=_versions(),
     )
+    oof = Evaluation(
+        examples=fit_rows,
+        probs=result.probs,
+        labels={h: s.labels for h, s in result.heads.items()},
+        routing=routing,
+        co_threshold=manifest.co_threshold(),
+    )
+    title = f"Out-of-fold ({config.folds}-fold cross-fitted) predictions of all {len(fit_rows)} rows of {data.path}"
+    manifest.metrics = {"source": "out-of-fold", **write_evaluation(work / "evaluation", oof, title)}
     write_manifest(work, manifest)
-
-    if val:
-        _set_thresholds(manifest, val, {name: combine(spec, logits, name) for name, spec in heads.items()})
     if model is not None:
         from training.export import record_export
 
-        record_export(work, manifest, model, "fp32")
+        record_export(work, manifest, model, "fp32")  # type: ignore[arg-type]
     if test:
         router = Router(work, threads=threads)  # the bundle as written: evaluation runs the serving path
-        evaluation = Evaluation(
+        held_out = Evaluation(
             examples=test,
             probs=router.probabilities([e.text for e in test]),
-            labels={h: s.labels for h, s in heads.items()},
+            labels={h: s.labels for h, s in result.heads.items()},
             routing=manifest.routing,
             co_threshold=manifest.co_threshold(),
         )
-        manifest.metrics = write_evaluation(work / "evaluation", evaluation, f"Held-out test split of {data.path}")
+        metrics = write_evaluation(work / "evaluation" / "held-out", held_out, f"Held-out test split of {data.path}")
+        manifest.metrics = {"source": "held-out", **metrics, "out_of_fold": manifest.metrics}
     write_manifest(work, manifest)
     return manifest

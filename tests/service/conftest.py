@@ -75,7 +75,7 @@ class Service:
 
 def start_service(url: str, bundle: Path, **settings: object) -> Service:
     router = Router(bundle)
-    router.manifest.routing.lead_threshold = 0.5  # so that both auto-routing and the review queue occur
+    router.manifest.routing.lead_threshold = 0.9  # so that both auto-routing and the review queue occur
     app = create_app(Settings(database_url=url, **settings), router)  # type: ignore[arg-type]
     state: AppState = app.state.services
     with state.sessions() as session:

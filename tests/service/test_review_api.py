@@ -17,7 +17,7 @@ from tests.service.test_proposals_api import intake
 def pending(service: Service, n: int = 20) -> list[dict[str, Any]]:
     posted = service.client.post("/v1/proposals", json=intake(n), headers=service.headers("screener")).json()
     waiting = [p for p in posted if p["status"] == "pending"]
-    assert len(waiting) >= 3, "the demo intake should put several proposals under review at threshold 0.5"
+    assert len(waiting) >= 3, "the demo intake should put several proposals under review at threshold 0.9"
     return waiting
 
 
@@ -203,7 +203,7 @@ def test_model_info_and_metrics(service: Service) -> None:
     pending(service, 10)
     info = service.client.get("/v1/model", headers=service.headers("analyst")).json()
     assert info["version"] == service.state.router.version
-    assert "市财政局" in info["labels"]["lead"] and info["thresholds"]["lead_auto"] == 0.5
+    assert "市财政局" in info["labels"]["lead"] and info["thresholds"]["lead_auto"] == 0.9
     metrics = service.client.get("/metrics", headers=service.headers("analyst")).text
     queue = service.client.get("/v1/review", headers=service.headers("reviewer")).json()["total"]
     assert f"proposal_router_review_queue {float(queue)}" in metrics
