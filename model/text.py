@@ -51,9 +51,10 @@ def view(text: str, name: View) -> str:
     """One view of a composed proposal: all of it, its title (first line), or its ask.
 
     A proposal's 现状 part often talks in another department's words while its 建议 part says what is
-    wanted; embedding the title and the ask on their own and averaging them with the whole text raised
-    frozen-encoder lead accuracy on the demo intake from 0.676 to 0.769 (324 training rows, 5-fold
-    measured). The ask starts at the last 建议 past the first third of the body, else it is the second half.
+    wanted; embedding the title and the ask on their own and averaging them with the whole text raised the
+    frozen encoder's out-of-fold lead accuracy (logistic regression, 5 folds, one demo year of 324 rows)
+    from 0.627 to 0.660. The ask starts at the last 建议 past the first third of the body, else it is the
+    second half of the body.
     """
     if name == "text":
         return text
