@@ -143,7 +143,7 @@ def write_table(row: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", type=Path, help="bundle to serve (default: train the demo on --model)")
-    parser.add_argument("--model", default="me5-small-zh-l4", help="encoder under ../shared/models to train")
+    parser.add_argument("--model", default="me5-small-zh", help="encoder under ../shared/models to train")
     parser.add_argument("--encoder", choices=["fp32", "int8"], default="int8")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60)
