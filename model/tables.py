@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model.cells import csv_row, xlsx_row
 from model.errors import DataError, RowIssue
 
 SUPPORTED = (".csv", ".xlsx", ".jsonl")
@@ -221,15 +222,15 @@ def write_table(path: str | Path, columns: Sequence[str], rows: Iterable[dict[st
     elif suffix == ".csv":
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(columns)
+            writer.writerow(csv_row(columns))
             for row in rows:
-                writer.writerow([_flat(row.get(c, "")) for c in columns])
+                writer.writerow(csv_row(_flat(row.get(c, "")) for c in columns))
     else:
         from openpyxl import Workbook
 
         book = Workbook(write_only=True)
         ws = book.create_sheet("routed")
-        ws.append(list(columns))
+        ws.append(xlsx_row(ws, columns))
         for row in rows:
-            ws.append([_flat(row.get(c, "")) for c in columns])
+            ws.append(xlsx_row(ws, (_flat(row.get(c, "")) for c in columns)))
         book.save(path)

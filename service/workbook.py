@@ -18,6 +18,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
+from model.cells import xlsx_row
 from model.errors import RowIssue
 from model.schemas import RoutingResult
 from service.labels import DECISIONS, REASONS
@@ -66,9 +67,9 @@ def _text(value: Any) -> Any:
 def _results_sheet(book: Workbook, original: Sequence[str], rows: Iterable[RoutedRow]) -> None:
     sheet = book.create_sheet("交办结果")
     sheet.freeze_panes = "A2"
-    sheet.append([*original, *result_headers(original)])
+    sheet.append(xlsx_row(sheet, [*original, *result_headers(original)]))
     for row in rows:
-        sheet.append([_text(row.raw.get(c, "")) for c in original] + _cells(row.result))
+        sheet.append(xlsx_row(sheet, [_text(row.raw.get(c, "")) for c in original] + _cells(row.result)))
 
 
 def _summary_sheet(book: Workbook, rows: Sequence[RoutedRow], rejected: int) -> None:
@@ -108,7 +109,7 @@ def _rejected_sheet(book: Workbook, issues: Sequence[RowIssue]) -> None:
     sheet = book.create_sheet("未处理行")
     sheet.append(["文件", "行", "列", "原因"])
     for issue in issues:
-        sheet.append([issue.file, issue.row, issue.column or "", issue.message])
+        sheet.append(xlsx_row(sheet, [issue.file, issue.row, issue.column or "", issue.message]))
 
 
 def write_workbook(path: Path, original: Sequence[str], rows: Sequence[RoutedRow], issues: Sequence[RowIssue]) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,11 @@ def require_shared_model() -> Path:
     if not (L4_MODEL / "config.json").is_file():
         pytest.skip(f"integration test needs the pretrained encoder at {L4_MODEL} (../shared beside the checkout)")
     return L4_MODEL
+
+
+def formulas(xlsx: bytes) -> list[str]:
+    """Every <f> element in any sheet of the workbook: a cell Excel would compute."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        return [
+            name for name in archive.namelist() if name.startswith("xl/worksheets/") and b"<f>" in archive.read(name)
+        ]

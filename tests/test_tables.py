@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from model.errors import DataError
 from model.tables import read_table, write_table
-from tests.conftest import write_csv
+from tests.conftest import formulas, write_csv
 
 ROWS = [{"编号": "A1", "提案标题": "关于加快老旧小区改造的提案", "提案内容": "建议加快改造。"}]
 
@@ -129,3 +130,17 @@ def test_write_then_read_round_trip(tmp_path: Path, suffix: str) -> None:
     assert row == {"id": "1", "co": expected}
     if suffix == ".jsonl":
         assert json.loads(path.read_text(encoding="utf-8"))["co"] == expected
+
+
+def test_route_files_keep_formulas_as_text(tmp_path: Path) -> None:
+    rows = [{"编号": "=1+1", "提案标题": "-2", "主办单位": "@SUM(A1)"}]
+    write_table(tmp_path / "out.xlsx", list(rows[0]), rows)
+    assert formulas((tmp_path / "out.xlsx").read_bytes()) == []
+    assert next(load_workbook(tmp_path / "out.xlsx")["routed"].iter_rows(min_row=2, values_only=True)) == (
+        "=1+1",
+        "-2",
+        "@SUM(A1)",
+    )
+    write_table(tmp_path / "out.csv", list(rows[0]), rows)
+    with (tmp_path / "out.csv").open(encoding="utf-8-sig") as fh:
+        assert list(csv.reader(fh))[1] == ["'=1+1", "'-2", "'@SUM(A1)"]

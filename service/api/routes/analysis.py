@@ -10,6 +10,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
+from model.cells import csv_cell
 from service import store
 from service.api.deps import DB, Analyst, State
 from service.schemas import ModelInfo
@@ -50,6 +51,6 @@ def training_data(
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=store.TRAINING_COLUMNS)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     headers = {"Content-Disposition": 'attachment; filename="training-data.csv"'}
     return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
