@@ -134,6 +134,17 @@ def _error(code: int, detail: Any) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=code)
 
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+SECURITY_HEADERS = {
+    # No page may be framed: a page on another port of the same host framed the review page and a
+    # reviewer's click accepted a proposal (SameSite cookies do not help within one site).
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def create_app(settings: Settings | None = None, router: Router | None = None) -> FastAPI:
     settings = settings or Settings()
     state = build_state(settings, router)
@@ -156,8 +167,11 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        # Labels come from fixed sets: a client's made-up method names must not mint new series.
+        method = request.method if request.method in HTTP_METHODS else "other"
+        state.metrics.requests.labels(method, path, str(response.status_code)).inc()
         state.metrics.latency.labels(path).observe(time.perf_counter() - started)
+        response.headers.update(SECURITY_HEADERS)
         return response
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)

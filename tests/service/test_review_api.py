@@ -209,4 +209,10 @@ def test_model_info_and_metrics(service: Service) -> None:
     assert f"proposal_router_review_queue {float(queue)}" in metrics
     assert 'proposal_router_requests_total{method="POST",route="/v1/proposals",status="201"} 1.0' in metrics
     assert 'proposal_router_decisions_total{kind="review"}' in metrics
+    assert 'proposal_router_requests_total{method="other"' not in metrics
+    for method in ("FOO", "BAR1", "X" * 20):
+        service.client.request(method, "/v1/model", headers=service.headers("analyst"))
+    metrics = service.client.get("/metrics", headers=service.headers("analyst")).text
+    assert 'proposal_router_requests_total{method="other",route="/v1/model",status="405"} 3.0' in metrics
+    assert "FOO" not in metrics and "BAR1" not in metrics
     assert "proposal_router_request_seconds_bucket" in metrics

@@ -40,6 +40,19 @@ def test_log_in_never_redirects_off_site(service: Service) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/ui/queue"
 
 
+def test_no_page_can_be_framed(service: Service) -> None:
+    log_in(service)
+    for response in (
+        service.client.get("/ui/login"),
+        service.client.get("/ui/queue"),
+        service.client.get("/v1/proposals/1", headers=service.headers("reviewer")),  # a 404 too
+    ):
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+
+
 def test_queue_lists_pending_items_most_uncertain_first(service: Service) -> None:
     waiting = submit_intake(service)
     page = service.client.get("/ui/queue")
