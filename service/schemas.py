@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, m
 from model.schemas import Candidate, Decision, ReviewReason
 
 Status = Literal["auto", "pending", "reviewed", "rejected"]
-ProposalId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="the service's own proposal number")]
+INT64_MAX = 2**63 - 1  # the database's integer range: a larger number would overflow there, not be refused
+ProposalId = Annotated[int, PathParam(ge=1, le=INT64_MAX, description="the service's own proposal number")]
 Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="items to skip")]
 EXAMPLE_TITLE = "关于加强老旧小区加装电梯工作的提案"
@@ -104,7 +105,9 @@ class ReviewIn(BaseModel):
     co_departments: list[StrictStr] | None = None
     topic: StrictStr | None = None
     reason: Annotated[StrictStr | None, Field(max_length=2000)] = None
-    version: int | None = Field(default=None, description="the version you saw; a newer one means a conflict")
+    version: int | None = Field(
+        default=None, ge=0, le=INT64_MAX, description="the version you saw; a newer one means a conflict"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> ReviewIn:

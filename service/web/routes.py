@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -18,7 +18,7 @@ from service.api.convert import to_out
 from service.api.deps import DB, State
 from service.catalogue import UnknownName
 from service.labels import REASONS, STATUSES
-from service.schemas import ReviewIn
+from service.schemas import INT64_MAX, ProposalId, ReviewIn
 from service.security import allows
 from service.web.session import COOKIE, MAX_AGE_SECONDS, WebUser, csrf_matches
 
@@ -27,6 +27,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
 SEPARATORS = re.compile(r"[、，,;；\s]+")
 QUEUE_PAGE = 50
+MAX_PAGE = (2**31 - 1) // QUEUE_PAGE  # the API's largest offset
 
 
 class LoginRequired(Exception):
@@ -109,10 +110,9 @@ def queue(
     department: str | None = None,
     topic: str | None = None,
     order: Literal["uncertain", "oldest"] = "uncertain",
-    page: int = 1,
-    done: int | None = None,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
-    page = max(page, 1)
     filters = store.Filters(status="pending", department=department or None, topic=topic or None)
     total, records = store.search(session, filters, QUEUE_PAGE, (page - 1) * QUEUE_PAGE, order)
     context = {
@@ -153,7 +153,7 @@ def _detail(
 
 
 @router.get("/proposals/{proposal_id}", response_class=HTMLResponse)
-def proposal(request: Request, proposal_id: int, state: State, session: DB, user: User) -> Response:
+def proposal(request: Request, proposal_id: ProposalId, state: State, session: DB, user: User) -> Response:
     return _detail(request, state, session, user, proposal_id, None, status.HTTP_200_OK)
 
 
@@ -175,13 +175,13 @@ def _decision(
 @router.post("/proposals/{proposal_id}", response_class=HTMLResponse)
 def decide(
     request: Request,
-    proposal_id: int,
+    proposal_id: ProposalId,
     state: State,
     session: DB,
     user: User,
     action: Annotated[str, Form()],
     csrf: Annotated[str, Form()] = "",
-    version: Annotated[int | None, Form()] = None,
+    version: Annotated[int | None, Form(ge=0, le=INT64_MAX)] = None,
     lead_department: Annotated[str, Form()] = "",
     co_departments: Annotated[str, Form()] = "",
     topic: Annotated[str, Form()] = "",

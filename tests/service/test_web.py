@@ -94,6 +94,23 @@ def test_forms_without_the_csrf_token_are_refused(service: Service) -> None:
         assert store.get(session, int(item["id"])).status == "pending"  # type: ignore[call-overload]
 
 
+def test_numbers_past_the_database_range_are_refused_not_overflowed(service: Service) -> None:
+    item = submit_intake(service)[0]
+    csrf = log_in(service)
+    huge = "99999999999999999999"
+    assert service.client.get(f"/ui/queue?page={huge}").status_code == 422
+    assert service.client.get(f"/ui/queue?done={huge}").status_code == 422
+    assert service.client.get("/ui/proposals/9223372036854775808").status_code == 422
+    form = {"csrf": csrf, "action": "accept", "version": huge}
+    assert service.client.post(f"/ui/proposals/{item['id']}", data=form).status_code == 422
+    answer = service.client.post(
+        f"/v1/review/{item['id']}", json={"action": "accept", "version": 2**64}, headers=service.headers("reviewer")
+    )
+    assert answer.status_code == 422
+    with service.state.sessions() as session:
+        assert store.get(session, int(item["id"])).status == "pending"  # type: ignore[call-overload]
+
+
 def test_bad_decisions_are_explained_on_the_page(service: Service) -> None:
     first, second = submit_intake(service)[:2]
     csrf = log_in(service)
