@@ -15,7 +15,8 @@ Status = Literal["auto", "pending", "reviewed", "rejected"]
 INT64_MAX = 2**63 - 1  # the database's integer range: a larger number would overflow there, not be refused
 ProposalId = Annotated[int, PathParam(ge=1, le=INT64_MAX, description="the service's own proposal number")]
 Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
-Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="items to skip")]
+OFFSET_MAX = 2**31 - 1
+Offset = Annotated[int, Query(ge=0, le=OFFSET_MAX, description="items to skip")]
 EXAMPLE_TITLE = "关于加强老旧小区加装电梯工作的提案"
 EXAMPLE_BODY = (
     "我市老旧小区多建于上世纪九十年代，老年住户比例高，上下楼困难。建议简化审批流程，加大财政补贴，统筹协调管线迁移。"

@@ -18,7 +18,7 @@ from service.api.convert import to_out
 from service.api.deps import DB, State
 from service.catalogue import UnknownName
 from service.labels import REASONS, STATUSES
-from service.schemas import INT64_MAX, ProposalId, ReviewIn
+from service.schemas import INT64_MAX, OFFSET_MAX, ProposalId, ReviewIn
 from service.security import allows
 from service.web.session import COOKIE, MAX_AGE_SECONDS, WebUser, csrf_matches
 
@@ -27,7 +27,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
 SEPARATORS = re.compile(r"[、，,;；\s]+")
 QUEUE_PAGE = 50
-MAX_PAGE = (2**31 - 1) // QUEUE_PAGE  # the API's largest offset
+MAX_PAGE = OFFSET_MAX // QUEUE_PAGE  # the API's largest offset
 
 
 class LoginRequired(Exception):
