@@ -6,21 +6,43 @@ Rows keep the number a person sees in Excel or a text editor, so every error can
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
+import struct
 import zipfile
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
+from xml.parsers.expat import ExpatError
+
+from pydantic import BaseModel, Field
 
 from model.cells import csv_row, xlsx_row
+from model.clean import clean_text
 from model.errors import DataError, RowIssue
 
 SUPPORTED = (".csv", ".xlsx", ".jsonl")
 _ENCODINGS = ("utf-8-sig", "gb18030")
 MAX_CSV_FIELD = 2**31 - 1  # a pasted attachment can run to megabytes: read it, and let the row check judge it
+
+
+class ReadLimits(BaseModel):
+    """What one file may cost to read, checked before the work it would cause.
+
+    Each is a setting of the same name (PROPOSAL_ROUTER_MAX_ROWS, …). The defaults hold a 12345 hotline's
+    year (100,000 messages) with room, and keep a hostile file of the allowed upload size well under 1 GB
+    of memory (benchmarks/README.md, "Hostile inputs")."""
+
+    max_rows: int = Field(default=200_000, ge=1, description="rows of a sheet, CSV or JSONL file, header included")
+    max_columns: int = Field(default=200, ge=1, description="columns of a table")
+    max_merged_ranges: int = Field(default=10_000, ge=0, description="merged cell ranges of a sheet")
+    max_unzipped_bytes: int = Field(default=400_000_000, ge=1, description="an XLSX file's parts, decompressed")
+    max_zip_ratio: int = Field(default=200, ge=1, description="decompressed to compressed size of an XLSX part")
+    max_zip_entries: int = Field(default=10_000, ge=1, description="parts of an XLSX file")
+    max_json_depth: int = Field(default=20, ge=1, description="nesting of a JSON line")
 
 
 @dataclass
@@ -50,18 +72,36 @@ def _cell_text(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, list):
-        return value
-    return str(value).strip()
+        return [_cell_text(v) for v in value]
+    return clean_text(str(value)).strip()
 
 
-def _decode(path: Path) -> tuple[str, str]:
-    data = path.read_bytes()
+def _decoded_lines(path: Path) -> Iterator[tuple[str, Iterator[str]]]:
+    """The file's lines under each encoding offices use, streamed: a caller that meets a decoding error
+    starts over with the next encoding, and nothing holds the whole text in memory."""
     for encoding in _ENCODINGS:
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise DataError(RowIssue(str(path), None, None, "cannot decode the file as UTF-8 or GBK/GB18030"))
+        with path.open(encoding=encoding, newline="") as fh:
+            yield encoding, fh
+
+
+def _too_big(path: Path, message: str, setting: str, row: int | None = None) -> DataError:
+    hint = f"（上限由 PROPOSAL_ROUTER_{setting.upper()} 设定）"
+    return DataError(RowIssue(str(path), row, None, message + hint))
+
+
+def _check_extent(path: Path, number: int, cells: Sequence[Any], limits: ReadLimits) -> None:
+    """A row past the row limit, or data past the column limit, refuses the file: reading on would cost
+    what the limits are there to bound. XLSX rows are read one column past the limit, to tell a header
+    too wide; cells further out are never read, so a cell in column XFD costs nothing."""
+    if number > limits.max_rows:
+        raise _too_big(path, f"文件超过 {limits.max_rows:,} 行，请拆分后再上传", "max_rows", number)
+    if any(str(cell or "").strip() for cell in cells[limits.max_columns :]):
+        message = f"第 {limits.max_columns + 1} 列起仍有数据，超过 {limits.max_columns:,} 列"
+        raise _too_big(path, message, "max_columns", number)
+
+
+def _undecodable(path: Path) -> DataError:
+    return DataError(RowIssue(str(path), None, None, "cannot decode the file as UTF-8 or GBK/GB18030"))
 
 
 class _Sheet:
@@ -76,7 +116,7 @@ class _Sheet:
         self._maybe_title = False
 
     def add(self, number: int, cells: list[Any]) -> bool:
-        """Take one record; False once `max_rows` rows are in."""
+        """Take one record; False once `max_rows` rows are in, so that a quick look reads no further."""
         distinct = len({str(c).strip() for c in cells} - {""})
         if not distinct:
             return True
@@ -87,7 +127,7 @@ class _Sheet:
             return False
         self.rows.append({name: cells[i] if i < len(cells) else "" for i, name in enumerate(self.header) if name})
         self.numbers.append(number)
-        return True
+        return len(self.rows) != self.max_rows
 
     def table(self, path: Path, empty: str, encoding: str | None = None) -> Table:
         if self.header is None:
@@ -95,113 +135,270 @@ class _Sheet:
         return Table(str(path), [h for h in self.header if h], self.rows, self.numbers, encoding)
 
 
-def _read_csv(path: Path, max_rows: int | None) -> Table:
-    text, encoding = _decode(path)
+def _read_csv(path: Path, stop: int | None, limits: ReadLimits) -> Table:
     csv.field_size_limit(MAX_CSV_FIELD)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    sheet = _Sheet(max_rows)
-    for record in reader:
-        if not sheet.add(reader.line_num, [_cell_text(cell) for cell in record]):
-            break
-    return sheet.table(path, "the file is empty (no header row)", encoding)
-
-
-def _read_jsonl(path: Path, max_rows: int | None) -> Table:
-    text, encoding = _decode(path)
-    columns: dict[str, None] = {}
-    rows: list[dict[str, Any]] = []
-    numbers: list[int] = []
-    issues: list[RowIssue] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if len(rows) == max_rows:
-            break
+    for encoding, lines in _decoded_lines(path):
+        reader = csv.reader(lines)
+        sheet = _Sheet(stop)
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            issues.append(RowIssue(str(path), number, None, f"invalid JSON: {exc.msg}", fatal=False))
+            for record in reader:
+                if reader.line_num > limits.max_rows:
+                    raise _too_big(
+                        path, f"文件超过 {limits.max_rows:,} 行，请拆分后再上传", "max_rows", reader.line_num
+                    )
+                if len(record) > limits.max_columns and any(cell.strip() for cell in record[limits.max_columns :]):
+                    message = f"第 {limits.max_columns + 1} 列起仍有数据，超过 {limits.max_columns:,} 列"
+                    raise _too_big(path, message, "max_columns", reader.line_num)
+                if not sheet.add(reader.line_num, [_cell_text(cell) for cell in record[: limits.max_columns]]):
+                    break
+        except UnicodeDecodeError:
             continue
-        if not isinstance(record, dict):
-            issues.append(RowIssue(str(path), number, None, "each line must be a JSON object", fatal=False))
+        except csv.Error as exc:
+            raise DataError(RowIssue(str(path), reader.line_num, None, f"CSV 格式错误：{exc}")) from exc
+        return sheet.table(path, "the file is empty (no header row)", encoding)
+    raise _undecodable(path)
+
+
+def _depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests, without recursing (a line may nest thousands deep)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            todo.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _json_record(line: str, limits: ReadLimits) -> dict[str, Any]:
+    """One line as a record of cleaned cells; ValueError with the reason a person can act on."""
+    try:
+        record = json.loads(line)
+    except RecursionError:
+        raise ValueError(f"JSON 嵌套超过 {limits.max_json_depth} 层（PROPOSAL_ROUTER_MAX_JSON_DEPTH）") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"不是有效的 JSON：第 {exc.colno} 个字符处格式错误") from None
+    except ValueError:  # an integer of more than 4,300 digits
+        raise ValueError("不是有效的 JSON：数字位数过多") from None
+    if not isinstance(record, dict):
+        raise ValueError("每一行必须是一个 JSON 对象（{…}）")
+    if _depth(record) > limits.max_json_depth:
+        raise ValueError(f"JSON 嵌套超过 {limits.max_json_depth} 层（PROPOSAL_ROUTER_MAX_JSON_DEPTH）")
+    if len(record) > limits.max_columns:
+        raise ValueError(f"字段超过 {limits.max_columns:,} 个（PROPOSAL_ROUTER_MAX_COLUMNS）")
+    return {clean_text(str(k)).strip(): _cell_text(v) for k, v in record.items()}
+
+
+def _read_jsonl(path: Path, stop: int | None, limits: ReadLimits) -> Table:
+    for encoding, lines in _decoded_lines(path):
+        columns: dict[str, None] = {}
+        rows: list[dict[str, Any]] = []
+        numbers: list[int] = []
+        issues: list[RowIssue] = []
+        try:
+            for number, line in enumerate(lines, start=1):
+                if len(rows) == stop:
+                    break
+                _check_extent(path, number, (), limits)
+                if not line.strip():
+                    continue
+                try:
+                    record = _json_record(line, limits)
+                except ValueError as exc:
+                    issues.append(RowIssue(str(path), number, None, f"{exc}；该行已跳过", fatal=False))
+                    continue
+                columns.update(dict.fromkeys(record))
+                rows.append(record)
+                numbers.append(number)
+        except UnicodeDecodeError:
             continue
-        columns.update(dict.fromkeys(record))
-        rows.append({k: _cell_text(v) for k, v in record.items()})
-        numbers.append(number)
-    if not rows and issues:
-        raise DataError(issues)
-    if not rows:
-        raise DataError(RowIssue(str(path), None, None, "the file is empty"))
-    return Table(str(path), list(columns), rows, numbers, encoding, issues)
+        if not rows and issues:
+            raise DataError(issues)
+        if not rows:
+            raise DataError(RowIssue(str(path), None, None, "the file is empty"))
+        return Table(str(path), list(columns), rows, numbers, encoding, issues)
+    raise _undecodable(path)
 
 
-_MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
-Merged = dict[int, list[tuple[int, tuple[int, int]]]]
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"')
+_SCAN_CHUNK = 1 << 20
+_ZIP_END = struct.Struct("<4s4H2LH")
+Range = tuple[int, int, int, int]  # top row, left column, bottom row, right column (rows 1-based, columns 0-based)
 
 
-def _merged_cells(path: Path, ws: Any) -> Merged:
-    """Per row, each merged cell's column and its range's top-left cell, whose value Excel shows in all of
-    them (a 类别 merged down a group of proposals belongs to every one). openpyxl's streaming reader does
-    not report merges, so they are read from the sheet's XML."""
+def _zip_entries(path: Path) -> int | None:
+    """Entries the archive declares, read from its end record before `ZipFile` builds one object per
+    entry: a 200 MB upload can declare millions. None when there is no end record."""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - _ZIP_END.size - 65_535))
+        tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _ZIP_END.size:
+        return None
+    return int(_ZIP_END.unpack_from(tail, at)[4])
+
+
+def _check_archive(path: Path, limits: ReadLimits) -> None:
+    """Refuse a zip bomb from the sizes the archive declares, before anything is decompressed.
+
+    Reading a part never yields more than its declared size (and a part that lies about it fails its
+    CRC), so the declared sizes bound the work and memory of everything after."""
+    entries = _zip_entries(path)
+    if entries is None:
+        raise DataError(RowIssue(str(path), None, None, "不是可读的 XLSX 工作簿（不是有效的 ZIP 文件）"))
+    if entries > limits.max_zip_entries:
+        raise _too_big(path, f"工作簿包含 {entries:,} 个部件，超过 {limits.max_zip_entries:,} 个", "max_zip_entries")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DataError(RowIssue(str(path), None, None, "不是可读的 XLSX 工作簿（ZIP 结构损坏）")) from exc
+    total = sum(part.file_size for part in parts)
+    if total > limits.max_unzipped_bytes:
+        message = f"工作簿解压后有 {total:,} 字节，超过 {limits.max_unzipped_bytes:,} 字节"
+        raise _too_big(path, message, "max_unzipped_bytes")
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > _RATIO_FLOOR and ratio > limits.max_zip_ratio:
+            message = f"工作簿部件 {part.filename} 的压缩比为 {ratio:,.0f} 倍，超过 {limits.max_zip_ratio:,} 倍"
+            raise _too_big(path, message, "max_zip_ratio")
+
+
+_RATIO_FLOOR = 1_000_000  # small parts (styles, a short sheet) compress far past any ratio and cost nothing
+
+
+def _merged_ranges(path: Path, archive: zipfile.ZipFile, part: str, limits: ReadLimits) -> list[Range]:
+    """Merged ranges of a sheet, read from its XML in chunks (openpyxl's streaming reader does not report
+    them) and clipped to the rows and columns the reader accepts: a 5 KB sheet can declare A1:XFD1048576."""
     from openpyxl.utils import column_index_from_string
 
-    with zipfile.ZipFile(path) as archive:
-        xml = archive.read(ws._worksheet_path.lstrip("/"))
-    cells: Merged = {}
-    for first, top, last, bottom in _MERGE_REF.findall(xml):
-        left, right = column_index_from_string(first.decode()) - 1, column_index_from_string(last.decode()) - 1
-        origin = (int(top), left)
-        for row in range(int(top), int(bottom) + 1):
-            cells.setdefault(row, []).extend((column, origin) for column in range(left, right + 1))
-    for entries in cells.values():
-        entries.sort()
-    return cells
+    ranges: list[Range] = []
+    carry = b""
+    with archive.open(part) as fh:
+        while chunk := fh.read(_SCAN_CHUNK):
+            data = carry + chunk
+            last = 0
+            for match in _MERGE_REF.finditer(data):
+                first, top, final, bottom = match.groups()
+                left, right = column_index_from_string(first.decode()) - 1, column_index_from_string(final.decode()) - 1
+                if left < limits.max_columns and int(top) <= limits.max_rows:
+                    ranges.append(
+                        (int(top), left, min(int(bottom), limits.max_rows), min(right, limits.max_columns - 1))
+                    )
+                last = match.end()
+                if len(ranges) > limits.max_merged_ranges:
+                    message = f"工作表的合并单元格区域超过 {limits.max_merged_ranges:,} 个"
+                    raise _too_big(path, message, "max_merged_ranges")
+            carry = data[max(last, len(data) - 200) :]
+    return sorted(ranges)
 
 
-def _read_xlsx(path: Path, sheet: str | None, max_rows: int | None) -> Table:
+class _Merges:
+    """Per row, the value each merged cell shows: its range's top-left value, which Excel shows across the
+    range (a 类别 merged down a group of proposals belongs to every one). Work per row is bounded by the
+    column limit: ranges that overlap, which Excel itself refuses, are an error, not a multiplier."""
+
+    def __init__(self, path: Path, ranges: list[Range]) -> None:
+        self.path, self.ranges, self.next, self.active = path, ranges, 0, list[Range]()
+        self.shown: dict[tuple[int, int], Any] = {}
+
+    def fill(self, number: int, cells: list[Any], blank: bool) -> None:
+        while self.next < len(self.ranges) and self.ranges[self.next][0] <= number:
+            self.active.append(self.ranges[self.next])
+            self.next += 1
+        self.active = [r for r in self.active if r[2] >= number]
+        if blank:  # a blank row inside a merged group stays blank
+            return
+        taken: set[int] = set()
+        for top, left, _, right in self.active:
+            cells.extend([""] * (right + 1 - len(cells)))
+            for column in range(left, right + 1):
+                if column in taken:
+                    raise DataError(RowIssue(str(self.path), number, None, "合并单元格区域相互重叠，工作簿已损坏"))
+                taken.add(column)
+                if number == top and column == left:
+                    self.shown[(top, left)] = cells[column]
+                else:
+                    cells[column] = self.shown.get((top, left), "")
+
+
+def _read_xlsx(path: Path, sheet: str | None, stop: int | None, limits: ReadLimits) -> Table:
     from openpyxl import load_workbook
 
+    _check_archive(path, limits)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise DataError(RowIssue(str(path), None, None, f"not a readable XLSX workbook: {exc}")) from exc
+    except Exception as exc:  # openpyxl raises anything from KeyError to ParseError for a malformed part
+        raise DataError(RowIssue(str(path), None, None, f"不是可读的 XLSX 工作簿：{_reason(exc)}")) from exc
     try:
         if sheet is not None and sheet not in book.sheetnames:
             names = "、".join(book.sheetnames)
-            raise DataError(RowIssue(str(path), None, None, f"no sheet named {sheet!r}; the workbook has {names}"))
+            raise DataError(RowIssue(str(path), None, None, f"没有名为 {sheet!r} 的工作表；工作簿中有：{names}"))
         ws = book[sheet] if sheet is not None else book.worksheets[0]
-        merged, shown = _merged_cells(path, ws), {}
-        rows = _Sheet(max_rows)
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(v) for v in values]
-            blank = not any(str(c).strip() for c in cells)  # a blank row inside a merged group stays blank
-            for column, origin in () if blank else merged.get(number, ()):
-                cells.extend([""] * (column + 1 - len(cells)))
-                if (number, column) == origin:
-                    shown[origin] = cells[column]
-                else:
-                    cells[column] = shown.get(origin, "")
-            if not rows.add(number, cells):
-                break
+        ws.reset_dimensions()  # a declared A1:XFD1048576 would pad every row to 16,384 cells
+        with zipfile.ZipFile(path) as archive:
+            merges = _Merges(path, _merged_ranges(path, archive, ws._worksheet_path.lstrip("/"), limits))
+        rows = _Sheet(stop)
+        try:
+            for number, values in enumerate(ws.iter_rows(max_col=limits.max_columns + 1, values_only=True), start=1):
+                if not _take_xlsx_row(path, number, values, limits, merges, rows):
+                    break
+        except DataError:
+            raise
+        except Exception as exc:  # as above: a sheet's XML can fail anywhere while it streams
+            raise DataError(RowIssue(str(path), None, None, f"工作表 {ws.title!r} 无法读取：{_reason(exc)}")) from exc
     finally:
         book.close()
     return rows.table(path, f"sheet {ws.title!r} is empty (no header row)")
 
 
-def read_table(path: str | Path, sheet: str | None = None, max_rows: int | None = None) -> Table:
+def _take_xlsx_row(
+    path: Path, number: int, values: tuple[Any, ...], limits: ReadLimits, merges: _Merges, rows: _Sheet
+) -> bool:
+    if values.count(None) == len(values):  # the common blank row, and the million a sparse sheet can declare
+        merges.fill(number, [], True)
+        return True
+    _check_extent(path, number, values, limits)
+    cells = [_cell_text(v) for v in values[: limits.max_columns]]
+    merges.fill(number, cells, not any(str(c).strip() for c in cells))
+    return rows.add(number, cells)
+
+
+def _reason(exc: BaseException) -> str:
+    """A parser's complaint without our paths or Python internals (openpyxl wraps the real cause)."""
+    causes = [exc]
+    while (cause := causes[-1].__cause__ or causes[-1].__context__) is not None and len(causes) < 5:
+        causes.append(cause)
+    for cause in causes:
+        if type(cause).__module__.startswith("defusedxml"):
+            return "XML 中含有被禁止的实体或文档类型定义（DTD）"
+        if isinstance(cause, ParseError | ExpatError):
+            return "XML 内容损坏或含有未定义的实体"
+        if isinstance(cause, zipfile.BadZipFile | EOFError | zlib.error):
+            return "压缩数据损坏"
+    return "缺少必需的部件" if isinstance(exc, KeyError) else "文件结构不符合 XLSX 格式"
+
+
+def read_table(
+    path: str | Path, sheet: str | None = None, max_rows: int | None = None, limits: ReadLimits | None = None
+) -> Table:
     """Read a table by its extension; lines that cannot be parsed at all are listed in `table.issues`.
 
     `max_rows` stops after that many data rows: a quick look that finds a wrong sheet or column at once.
+    `limits` bound the work a file can cause (see `ReadLimits`); a file past one is refused whole.
     """
     path = Path(path)
+    limits = limits or ReadLimits()
     suffix = _check_suffix(path)
     if not path.is_file():
         raise DataError(RowIssue(str(path), None, None, "file not found"))
     if suffix == ".csv":
-        return _read_csv(path, max_rows)
+        return _read_csv(path, max_rows, limits)
     if suffix == ".jsonl":
-        return _read_jsonl(path, max_rows)
-    return _read_xlsx(path, sheet, max_rows)
+        return _read_jsonl(path, max_rows, limits)
+    return _read_xlsx(path, sheet, max_rows, limits)
 
 
 def _flat(value: Any) -> Any:

@@ -131,7 +131,7 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
     if args.job:
         _route_job(args, settings, engine)
         return
-    table = read_table(args.input, args.sheet)
+    table = read_table(args.input, args.sheet, limits=settings.read_limits)
     rows, issues = read_proposals(table, _columns(args), settings.max_text_chars)
     routed: list[RoutedRow] = []
     with _progress(len(rows)) as bar:
@@ -178,7 +178,7 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
     with sessions() as session:
         job = batches.latest_job(session, digest)
         if job is None:
-            table = read_table(args.input, args.sheet)
+            table = read_table(args.input, args.sheet, limits=settings.read_limits)
             rows, issues = read_proposals(table, columns, settings.max_text_chars)
             job = batches.create_job(session, args.input, digest, table, rows, issues, columns, "cli")
             print(f"batch job {job.id}: {job.total_rows} rows to route")
@@ -278,7 +278,10 @@ def _keys(args: argparse.Namespace, settings: Settings) -> None:
     upgrade(engine)
     with session_factory(engine)() as session:
         if args.action == "create":
-            record, key = store.create_key(session, args.name or args.role, args.role, "cli")
+            try:
+                record, key = store.create_key(session, args.name or args.role, args.role, "cli")
+            except store.DuplicateName as exc:  # a clear refusal, exit 2
+                raise ValueError(f"{exc}（用 --name 指定）") from exc
             print(f"created {record.role} key {record.prefix}… for {record.name}; it is shown only this once:")
             print(key)
         elif args.action == "revoke":

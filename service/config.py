@@ -9,11 +9,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.manifest import Precision
+from model.tables import ReadLimits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, ReadLimits):
+    """The service's and the command line's settings; the file-reading limits come from `ReadLimits`."""
+
     model_config = SettingsConfigDict(env_prefix="PROPOSAL_ROUTER_")
 
     taxonomy: str = "data/taxonomy.yaml"
@@ -29,10 +32,18 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///proposal-router.db"
     session_secret: str | None = Field(default=None, description="signs web log-in cookies; random if unset")
     secure_cookies: bool = False
+    api_docs: bool = Field(default=False, description="serve /docs and /openapi.json, open to anyone")
     max_text_chars: int = Field(default=20_000, ge=1)
     max_items: int = Field(default=100, ge=1, description="proposals per POST /v1/proposals")
     max_body_bytes: int = Field(default=4_000_000, ge=1_000)
     max_upload_bytes: int = Field(default=200_000_000, ge=1_000, description="a batch file uploaded to /v1/batches")
+    job_time_budget_seconds: int = Field(
+        default=12 * 3600, ge=1, description="a batch job fails once this has passed since it started routing"
+    )
+
+    @property
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits.model_validate(self.model_dump(include=set(ReadLimits.model_fields)))
 
     def taxonomy_path(self, given: str | None) -> Path | None:
         """`none` learns labels from the data; a relative default also resolves against the checkout."""

@@ -88,7 +88,7 @@ def test_xlsx_header_after_blank_rows_and_named_sheet(tmp_path: Path) -> None:
     assert table.columns == ["编号", "提案标题"]
     assert table.rows == [{"编号": "101", "提案标题": "关于完善医保异地结算的提案"}]
     assert table.row_numbers == [3]
-    with pytest.raises(DataError, match=r"no sheet named '附件'.*说明、提案"):
+    with pytest.raises(DataError, match=r"没有名为 .附件. 的工作表.*说明、提案"):
         read_table(path, sheet="附件")
 
 
@@ -105,7 +105,7 @@ def test_jsonl_bad_line_is_reported_and_the_rest_kept(tmp_path: Path) -> None:
     [
         ("in.txt", "x", "unsupported file type '.txt'"),
         ("in.csv", "", "empty"),
-        ("in.xlsx", "not a zip", "not a readable XLSX"),
+        ("in.xlsx", "not a zip", "不是可读的 XLSX 工作簿"),
     ],
 )
 def test_unreadable_inputs_name_the_file(tmp_path: Path, name: str, content: str, message: str) -> None:
