@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from model.errors import DataError, RowIssue
 from model.records import ColumnMap, ProposalRow, read_proposals
 from model.schemas import Proposal, RoutingResult
-from model.tables import Table, read_table
+from model.tables import ReadLimits, Table, read_table
 from service import store
 from service.api.convert import routing_of
 from service.db.models import BatchJob, BatchRow, BatchUpload, ProposalRecord, now
@@ -31,14 +34,27 @@ from service.engine import BatchEngine, Keyed, Routed
 from service.schemas import ProposalIn
 from service.workbook import RoutedRow
 
+log = logging.getLogger("proposal_router.batches")
 MAX_EXTERNAL_ID = 200
 INSERT_PAGE = 5_000
+
+
+class JobStatus(StrEnum):
+    READING = "reading"  # uploaded; its rows are read in the background
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+UNFINISHED = (JobStatus.READING, JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class JobProgress(BaseModel):
     id: int
     source: str
-    status: str
+    status: JobStatus
     total_rows: int
     done_rows: int
     auto_rows: int
@@ -76,7 +92,9 @@ def create_job(
     actor: str,
 ) -> BatchJob:
     """Store the job and all its readable rows in one transaction."""
-    job = BatchJob(source=source, fingerprint=digest, status="queued", columns=list(table.columns), created_by=actor)
+    job = BatchJob(
+        source=source, fingerprint=digest, status=JobStatus.QUEUED, columns=list(table.columns), created_by=actor
+    )
     session.add(job)
     session.flush()
     _store_rows(session, job, table, rows, issues, columns)
@@ -119,7 +137,7 @@ def upload_job(
 ) -> BatchJob:
     """An uploaded file becomes a job at once; `read_upload` stores its rows later, in the background."""
     digest = hashlib.sha256(data).hexdigest()
-    job = BatchJob(source=name, fingerprint=digest, status="reading", columns=header, created_by=actor)
+    job = BatchJob(source=name, fingerprint=digest, status=JobStatus.READING, columns=header, created_by=actor)
     session.add(job)
     session.flush()
     session.add(BatchUpload(job_id=job.id, columns=columns.model_dump(), sheet=sheet, data=data))
@@ -127,26 +145,43 @@ def upload_job(
     return job
 
 
-def read_upload(session: Session, job: BatchJob, max_chars: int | None) -> None:
-    """Read a stored upload into rows, or fail the job with the reader's message, naming the user's file."""
+def read_upload(session: Session, job: BatchJob, max_chars: int | None, limits: ReadLimits | None = None) -> None:
+    """Read a stored upload into rows, or fail the job with the reader's message, naming the user's file.
+
+    The upload is removed either way: a file that cannot be read is not kept. A job cancelled while its
+    file was read stays cancelled."""
     upload = session.get(BatchUpload, job.id)
     if upload is None:
         raise store.NotFound(f"batch job {job.id} has no stored upload")
     columns = ColumnMap.model_validate(upload.columns)
+    outcome, error = JobStatus.QUEUED, None
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(job.source).name
+        path = Path(tmp) / f"upload{Path(job.source).suffix.lower()}"  # the user's name may be too long to use
         path.write_bytes(upload.data)
         try:
-            table = read_table(path, upload.sheet)
+            table = read_table(path, upload.sheet, limits=limits)
             rows, issues = read_proposals(table, columns, max_chars)
         except DataError as exc:
-            job.status, job.error = "failed", str(exc).replace(f"{tmp}/", "")
+            outcome, error = JobStatus.FAILED, str(exc).replace(str(path), job.source)
         else:
-            _store_rows(session, job, table, rows, issues, columns)
-            job.issues = [{**issue, "file": job.source} for issue in job.issues]
-            job.status, job.columns = "queued", list(table.columns)
+            try:
+                _store_rows(session, job, table, rows, issues, columns)
+            except SQLAlchemyError:
+                log.exception("batch job %s: storing its rows failed", job.id)
+                session.rollback()
+                outcome, error = JobStatus.FAILED, STORE_FAILED
+            else:
+                job.issues = [{**issue, "file": job.source} for issue in job.issues]
+                job.columns = list(table.columns)
     session.delete(upload)
+    reading = (BatchJob.id == job.id) & (BatchJob.status == JobStatus.READING)  # not if cancelled meanwhile
+    session.execute(update(BatchJob).where(reading).values(status=outcome, error=error))
     session.commit()
+    session.refresh(job)
+
+
+STORE_FAILED = "保存该文件的行时出错，详情已记入服务日志；请重新上传，若仍失败请联系管理员"
+ROUTE_FAILED = "路由时出错，详情已记入服务日志；已路由的行已保存，请联系管理员后重新上传"
 
 
 def _jsonable(value: object) -> object:
@@ -211,15 +246,20 @@ def run_job(
     actor: str,
     chunk: int = 64,
     on_progress: Callable[[int], None] | None = None,
+    budget: timedelta | None = None,
 ) -> None:
-    """Route what is left of a job; safe to call again after any interruption."""
+    """Route what is left of a job; safe to call again after any interruption.
+
+    Between chunks the job stops if it was cancelled, or fails once `budget` has passed since it first
+    started (a restart does not renew it): one job cannot hold the worker from the jobs behind it."""
     with sessions() as session:
         job = session.get(BatchJob, job_id)
         if job is None:
             raise store.NotFound(f"no batch job {job_id}")
-        if job.status == "done":
+        if job.status in (JobStatus.DONE, JobStatus.CANCELLED):
             return
-        job.status, job.started_at, job.error = "running", job.started_at or now(), None
+        job.status, job.started_at, job.error = JobStatus.RUNNING, job.started_at or now(), None
+        deadline = job.started_at + budget if budget is not None else None
         session.commit()
     try:
         with sessions() as session:
@@ -230,20 +270,60 @@ def run_job(
         for routed in engine.stream(items, chunk):
             with sessions() as session:
                 _store_chunk(session, job_id, routed, actor)
+                if _should_stop(session, job_id, deadline, budget):
+                    return
             if on_progress is not None:
                 on_progress(len(routed))
-    except Exception as exc:
+    except Exception:
+        log.exception("batch job %s failed", job_id)
         with sessions() as session:
-            failed = session.get(BatchJob, job_id)
-            assert failed is not None
-            failed.status, failed.error = "failed", f"{type(exc).__name__}: {exc}"
-            session.commit()
+            _finish(session, job_id, JobStatus.FAILED, ROUTE_FAILED)
         raise
     with sessions() as session:
-        finished = session.get(BatchJob, job_id)
-        assert finished is not None
-        finished.status, finished.finished_at = "done", now()
-        session.commit()
+        _finish(session, job_id, JobStatus.DONE)
+
+
+def _finish(session: Session, job_id: int, status: JobStatus, error: str | None = None) -> bool:
+    """Move a running job to its end, unless it was cancelled meanwhile; True if it moved."""
+    running = (BatchJob.id == job_id) & (BatchJob.status == JobStatus.RUNNING)
+    moved = session.execute(update(BatchJob).where(running).values(status=status, error=error, finished_at=now()))
+    session.commit()
+    return bool(getattr(moved, "rowcount", 0))
+
+
+def _should_stop(session: Session, job_id: int, deadline: datetime | None, budget: timedelta | None) -> bool:
+    if session.scalar(select(BatchJob.status).where(BatchJob.id == job_id)) == JobStatus.CANCELLED:
+        return True
+    if deadline is None or budget is None or now() < deadline:
+        return False
+    hours = budget.total_seconds() / 3600
+    message = (
+        f"超出时间预算（{hours:g} 小时，PROPOSAL_ROUTER_JOB_TIME_BUDGET_SECONDS）：已路由的行已保存，"
+        "其余未处理；请拆分文件或调高该值后重新上传"
+    )
+    return _finish(session, job_id, JobStatus.FAILED, message)
+
+
+def cancel(session: Session, job: BatchJob, actor: str) -> None:
+    """Stop a job that has not finished: a reading job is not routed, a running one stops after the chunk
+    in hand. Rows already routed stay routed: they are proposals in the store like any other."""
+    if job.status not in UNFINISHED:
+        raise store.Conflict(f"批处理任务 {job.id} 已{STATUS_NAMES[JobStatus(job.status)]}，不能取消")
+    unfinished = (BatchJob.id == job.id) & BatchJob.status.in_(UNFINISHED)
+    session.execute(update(BatchJob).where(unfinished).values(status=JobStatus.CANCELLED, finished_at=now()))
+    session.add(store.audit_event(actor, "cancel_batch", None, {"batch": job.id}))
+    session.commit()
+    session.refresh(job)
+
+
+STATUS_NAMES = {
+    JobStatus.READING: "读取中",
+    JobStatus.QUEUED: "排队中",
+    JobStatus.RUNNING: "路由中",
+    JobStatus.DONE: "完成",
+    JobStatus.FAILED: "失败",
+    JobStatus.CANCELLED: "取消",
+}
 
 
 def progress(session: Session, job: BatchJob) -> JobProgress:
@@ -257,13 +337,13 @@ def progress(session: Session, job: BatchJob) -> JobProgress:
     )
     done = sum(counts.values())
     eta = None
-    if job.status == "running" and job.started_at is not None and done:
+    if job.status == JobStatus.RUNNING and job.started_at is not None and done:
         elapsed = (now() - job.started_at).total_seconds()
         eta = round(elapsed / done * (job.total_rows - done), 1)
     return JobProgress(
         id=job.id,
         source=job.source,
-        status=job.status,
+        status=JobStatus(job.status),
         total_rows=job.total_rows,
         done_rows=done,
         auto_rows=counts.get("auto", 0),

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
+from model.clean import clean_text
 from model.schemas import Candidate, Decision, ReviewReason
 
 Status = Literal["auto", "pending", "reviewed", "rejected"]
@@ -17,6 +18,8 @@ ProposalId = Annotated[int, PathParam(ge=1, le=INT64_MAX, description="the servi
 Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
 OFFSET_MAX = 2**31 - 1
 Offset = Annotated[int, Query(ge=0, le=OFFSET_MAX, description="items to skip")]
+Text = Annotated[StrictStr, AfterValidator(clean_text)]
+"""Client text, normalised as file cells are: control characters dropped, a lone surrogate refused."""
 EXAMPLE_TITLE = "关于加强老旧小区加装电梯工作的提案"
 EXAMPLE_BODY = (
     "我市老旧小区多建于上世纪九十年代，老年住户比例高，上下楼困难。建议简化审批流程，加大财政补贴，统筹协调管线迁移。"
@@ -35,10 +38,10 @@ class ProposalIn(BaseModel):
         },
     )
 
-    external_id: Annotated[StrictStr | None, Field(max_length=200)] = None
-    title: StrictStr = ""
-    body: StrictStr = ""
-    submitter: Annotated[StrictStr | None, Field(max_length=200)] = None
+    external_id: Annotated[Text | None, Field(max_length=200)] = None
+    title: Text = ""
+    body: Text = ""
+    submitter: Annotated[Text | None, Field(max_length=200)] = None
 
     @model_validator(mode="after")
     def _has_text(self) -> ProposalIn:
@@ -102,10 +105,10 @@ class ReviewIn(BaseModel):
     )
 
     action: Literal["accept", "correct", "reject"]
-    lead_department: StrictStr | None = None
-    co_departments: list[StrictStr] | None = None
-    topic: StrictStr | None = None
-    reason: Annotated[StrictStr | None, Field(max_length=2000)] = None
+    lead_department: Annotated[Text | None, Field(max_length=200)] = None
+    co_departments: Annotated[list[Annotated[Text, Field(max_length=200)]] | None, Field(max_length=50)] = None
+    topic: Annotated[Text | None, Field(max_length=200)] = None
+    reason: Annotated[Text | None, Field(max_length=2000)] = None
     version: int | None = Field(
         default=None, ge=0, le=INT64_MAX, description="the version you saw; a newer one means a conflict"
     )

@@ -7,10 +7,12 @@ tests prove are refused.
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 from openpyxl import Workbook
 
 HEADER = ["编号", "提案标题", "提案内容"]
@@ -104,3 +106,32 @@ def bad_rows_jsonl(path: Path) -> Path:
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+class PeakMemory:
+    """The highest resident memory of a process (this one by default) while the block runs."""
+
+    def __init__(self, pid: int | None = None, every: float = 0.01) -> None:
+        self.process, self.every = psutil.Process(pid), every
+        self.start: int = self.process.memory_info().rss
+        self.peak: int = self.start
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.every):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakMemory:
+        self.start = self.peak = self.process.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @property
+    def grown_mb(self) -> float:
+        return (self.peak - self.start) / 2**20

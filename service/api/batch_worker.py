@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from model.tables import ReadLimits
 from service import batches
+from service.batches import JobStatus
 from service.db.models import BatchJob
 from service.engine import BatchEngine
 
@@ -18,8 +21,16 @@ CHUNK = 64
 
 
 class BatchWorker:
-    def __init__(self, sessions: sessionmaker[Session], engine: BatchEngine, max_chars: int | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        engine: BatchEngine,
+        max_chars: int | None = None,
+        limits: ReadLimits | None = None,
+        budget: timedelta | None = None,
+    ) -> None:
         self.sessions, self.engine, self.max_chars = sessions, engine, max_chars
+        self.limits, self.budget = limits, budget
         self._jobs: queue.Queue[int | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="batch-worker", daemon=True)
         self._stopping = False
@@ -27,7 +38,7 @@ class BatchWorker:
     def start(self) -> None:
         with self.sessions() as session:
             unfinished = session.scalars(
-                select(BatchJob.id).where(BatchJob.status.in_(("reading", "queued", "running"))).order_by(BatchJob.id)
+                select(BatchJob.id).where(BatchJob.status.in_(batches.UNFINISHED)).order_by(BatchJob.id)
             )
             for job_id in unfinished:
                 self._jobs.put(job_id)
@@ -49,28 +60,29 @@ class BatchWorker:
                 self._process(job_id)
             except _Stopped:
                 return
-            except Exception as exc:  # one broken job must not stop the worker for the jobs behind it
+            except Exception:  # one broken job must not stop the worker for the jobs behind it
                 log.exception("batch job %s failed", job_id)
-                self._fail(job_id, f"{type(exc).__name__}: {exc}")
+                self._fail(job_id)
 
     def _process(self, job_id: int) -> None:
         with self.sessions() as session:
             job = session.get(BatchJob, job_id)
-            if job is None or job.status in ("done", "failed"):
+            if job is None or job.status not in batches.UNFINISHED:
                 return
-            if job.status == "reading":
-                batches.read_upload(session, job, self.max_chars)
-                if job.status == "failed":
-                    log.warning("batch job %s: %s", job_id, job.error)
+            if job.status == JobStatus.READING:
+                batches.read_upload(session, job, self.max_chars, self.limits)
+                if job.status != JobStatus.QUEUED:
+                    log.warning("batch job %s: %s %s", job_id, job.status, job.error or "")
                     return
             actor = job.created_by
-        batches.run_job(self.sessions, self.engine, job_id, actor, CHUNK, self._check_stop)
+        batches.run_job(self.sessions, self.engine, job_id, actor, CHUNK, self._check_stop, self.budget)
 
-    def _fail(self, job_id: int, error: str) -> None:
+    def _fail(self, job_id: int) -> None:
+        """Whatever broke (the database, a bug) is in the log; the job's user reads a message without it."""
         with self.sessions() as session:
             job = session.get(BatchJob, job_id)
-            if job is not None and job.status != "failed":
-                job.status, job.error = "failed", error
+            if job is not None and job.status in batches.UNFINISHED:
+                job.status, job.error = JobStatus.FAILED, batches.ROUTE_FAILED
                 session.commit()
 
     def _check_stop(self, _done: int) -> None:

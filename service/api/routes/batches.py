@@ -9,9 +9,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 
+from model.clean import clean_text
 from model.errors import DataError
 from model.records import ColumnMap, require_columns
-from model.tables import SUPPORTED, read_table
+from model.tables import SUPPORTED, ReadLimits, read_table
 from service import batches, store
 from service.api.deps import DB, Screener, State
 from service.db.models import BatchJob
@@ -19,6 +20,7 @@ from service.schemas import ProposalId
 from service.workbook import write_workbook
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
+MAX_NAME = 255  # characters of an uploaded file's name, as most file systems allow
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -43,34 +45,50 @@ def create(
     id_field: Annotated[str, Form()] = "id",
     title_field: Annotated[list[str] | None, Form(description="repeat to join several columns")] = None,
     body_field: Annotated[list[str] | None, Form(description="repeat to join several columns")] = None,
-    sheet: Annotated[str | None, Form()] = None,
+    sheet: Annotated[str | None, Form(max_length=31, description="Excel allows 31 characters")] = None,
 ) -> batches.JobProgress:
-    name = Path(file.filename or "upload").name
+    name = _file_name(file.filename)
     if Path(name).suffix.lower() not in SUPPORTED:
         raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{name}: use one of {', '.join(SUPPORTED)} (by file name)"
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{name}：请上传 {'、'.join(SUPPORTED)} 文件（按文件名判断）"
         )
+    fields = [id_field, *(title_field or []), *(body_field or [])]
+    if any(len(f) > 200 for f in fields):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "列名不能超过 200 个字符")
     columns = ColumnMap(id=id_field, title=title_field or ["title"], body=body_field or ["body"])
     data = file.file.read()
-    header = _check_header(name, data, columns, sheet)
+    header = _check_header(name, data, columns, sheet, state.settings.read_limits)
     job = batches.upload_job(session, name, data, columns, sheet, header, caller.name)
+    store.audit(session, caller.actor, "batch.upload", {"batch": job.id, "file": name, "bytes": len(data)})
     state.batch_worker.submit(job.id)
     return batches.progress(session, job)
 
 
-def _check_header(name: str, data: bytes, columns: ColumnMap, sheet: str | None) -> list[str]:
-    """Read the header and first row only: an empty file, a wrong sheet or a misnamed column is a 422 now,
-    while the rows themselves are read in the background. A JSONL file names its fields row by row, so its
-    columns are checked when it is read."""
+def _file_name(given: str | None) -> str:
+    """The name the user's file goes by in messages and the result's name; the bytes are never written
+    under it (100 CJK characters are 300 bytes, past what a file system allows)."""
+    try:
+        name = clean_text(Path(given or "upload").name).strip() or "upload"
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"文件名{exc}") from exc
+    if len(name) > MAX_NAME:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"文件名超过 {MAX_NAME} 个字符，请改短后上传")
+    return name
+
+
+def _check_header(name: str, data: bytes, columns: ColumnMap, sheet: str | None, limits: ReadLimits) -> list[str]:
+    """Read the header and first row only: an empty file, a wrong sheet, a misnamed column or a file past
+    a reading limit (a zip bomb) is a 422 now, while the rows themselves are read in the background. A
+    JSONL file names its fields row by row, so its columns are checked when it is read."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
+        path = Path(tmp) / f"upload{Path(name).suffix.lower()}"
         path.write_bytes(data)
         try:
-            preview = read_table(path, sheet, max_rows=1)
+            preview = read_table(path, sheet, max_rows=1, limits=limits)
             if path.suffix.lower() != ".jsonl":
                 require_columns(preview, columns)
         except DataError as exc:  # name the file as the user knows it, not our temporary copy
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace(f"{tmp}/", "")) from exc
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace(str(path), name)) from exc
     return preview.columns
 
 
@@ -85,10 +103,11 @@ def one(job_id: ProposalId, session: DB, _: Screener) -> batches.JobProgress:
     summary="The office's workbook: 交办结果, 汇总 with a chart, 未处理行",
     responses={200: {"content": {XLSX: {}}}, 409: {"description": "the job has not finished"}},
 )
-def result(job_id: ProposalId, session: DB, _: Screener) -> Response:
+def result(job_id: ProposalId, session: DB, caller: Screener) -> Response:
     job = _job(session, job_id)
-    if job.status != "done":
+    if job.status != batches.JobStatus.DONE:
         raise store.Conflict(f"batch job {job_id} is {job.status}; the result is ready when it is done")
+    store.audit(session, caller.actor, "batch.result", {"batch": job.id})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "result.xlsx"
         write_workbook(path, list(job.columns), batches.result_rows(session, job), batches.issues_of(job))
@@ -96,3 +115,15 @@ def result(job_id: ProposalId, session: DB, _: Screener) -> Response:
     stem = Path(job.source).stem
     headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(stem)}-routed.xlsx"}
     return Response(body, media_type=XLSX, headers=headers)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response_model=batches.JobProgress,
+    summary="Cancel a job that has not finished; rows already routed stay routed",
+    responses={409: {"description": "the job has already finished"}},
+)
+def cancel(job_id: ProposalId, session: DB, caller: Screener) -> batches.JobProgress:
+    job = _job(session, job_id)
+    batches.cancel(session, job, caller.name)
+    return batches.progress(session, job)
