@@ -1,12 +1,12 @@
 """Load on the routing service: concurrent clients submitting proposals over loopback for a fixed time.
 
-Starts `proposal-router serve` as its own process on a fresh SQLite file with the bundle's int8 encoder (a
-4-layer demo bundle is trained and exported when no `--bundle` is given), then runs `--clients` concurrent
+Starts `proposal-router serve` as its own process on a fresh SQLite file with the bundle's int8 encoder (the
+default demo bundle, on me5-small-zh, is trained and exported when no `--bundle` is given), then runs `--clients` concurrent
 clients for `--seconds`, each posting one proposal at a time (demo proposals and real citizen messages,
 short and long) and waiting for the answer. Traffic goes to 127.0.0.1 only; the loop is bounded in time
 and count.
 
-    python benchmarks/load.py                                       # 16 clients, 60 s, me5-small-zh-l4 int8
+    python benchmarks/load.py                                       # 16 clients, 60 s, me5-small-zh int8
     python benchmarks/load.py --bundle runs/demo/model --clients 4 --seconds 20
 
 Results go to benchmarks/results/load.json and the `load` table in benchmarks/README.md.
@@ -17,9 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,20 +26,11 @@ from typing import Any
 import httpx
 import numpy as np
 from readme_section import write_section
+from server import serve
 from speed import REPO, long_texts, prepare_bundle, short_texts
 
 RESULTS = REPO / "benchmarks" / "results" / "load.json"
 MAX_REQUESTS = 1_000_000  # a bound on the loop besides the clock
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _cli(*args: str) -> str:
-    return subprocess.run(["proposal-router", *args], check=True, capture_output=True, text=True).stdout
 
 
 async def _client(
@@ -77,33 +65,10 @@ async def _run(url: str, key: str, texts: list[str], clients: int, seconds: floa
 def measure(bundle: Path, encoder: str, clients: int, seconds: float, shared: Path) -> dict[str, Any]:
     texts = long_texts(shared, 500) + short_texts(shared, 500)
     np.random.default_rng(0).shuffle(texts)  # type: ignore[arg-type]
-    with tempfile.TemporaryDirectory() as tmp:
-        db = f"sqlite:///{Path(tmp) / 'load.db'}"
-        key = _cli("keys", "create", "--role", "screener", "--name", "load", "--db", db).strip().splitlines()[-1]
-        port = _free_port()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        command = ["proposal-router", "serve", "--model", str(bundle), "--encoder", encoder, "--db", db]
-        server = subprocess.Popen(
-            [*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the service did not start")
-                time.sleep(0.5)
-            began = time.monotonic()
-            out = asyncio.run(_run(url, key, texts, clients, seconds))
-            wall = time.monotonic() - began
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with serve(bundle, encoder) as server:
+        began = time.monotonic()
+        out = asyncio.run(_run(server.url, server.key, texts, clients, seconds))
+        wall = time.monotonic() - began
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     latencies = np.array([o[0] for o in out]) * 1000
     ok = [o for o in out if o[1] == 201]
@@ -149,7 +114,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     args = parser.parse_args()
-    bundle = args.bundle or prepare_bundle(args.model, args.shared, Path(tempfile.mkdtemp(prefix="load-")) / "b", 4)
+    bundle = args.bundle or prepare_bundle(args.model, args.shared, Path(tempfile.mkdtemp(prefix="load-")) / "b")
     row = measure(bundle, args.encoder, args.clients, args.seconds, args.shared)
     print(json.dumps(row))
     RESULTS.write_text(json.dumps(row, indent=2), encoding="utf-8")
