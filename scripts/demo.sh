@@ -46,7 +46,7 @@ rm -f "$out"/service.db*
 reviewer=$(proposal-router keys create --role reviewer --name 演示复核员 --db "$db" | tail -1)
 screener=$(proposal-router keys create --role screener --name 提案委员会 --db "$db" | tail -1)
 analyst=$(proposal-router keys create --role analyst --name 数据分析 --db "$db" | tail -1)
-proposal-router serve --model "$out/model" --db "$db" --port "$port" &
+PROPOSAL_ROUTER_API_DOCS=true proposal-router serve --model "$out/model" --db "$db" --port "$port" &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
 until curl -fsS "$url/readyz" >/dev/null 2>&1; do

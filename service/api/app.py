@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.explain import Explainer
@@ -19,6 +21,8 @@ from model.router import Router
 from model.taxonomy import load_taxonomy
 from service import store
 from service.api.batch_worker import BatchWorker
+from service.api.docs import OPENAPI_URL, install_docs
+from service.api.errors import http_failed, validation_failed
 from service.api.metrics import Metrics
 from service.api.routes import analysis, batches, health, keys, metrics, proposals, review
 from service.api.state import AppState
@@ -35,8 +39,9 @@ log = logging.getLogger("proposal_router")
 DESCRIPTION = """
 Routes Chinese government proposals (提案/建议) to a lead department (主办单位) and co-handlers (协办单位).
 Confident proposals are routed at once (`decision: auto`); uncertain ones wait in the review queue until a
-reviewer accepts, corrects or rejects (不予立案) them. Every endpoint except `/healthz` and `/readyz` needs an
-API key (`X-API-Key` or `Authorization: Bearer`); roles: screener < reviewer < analyst < admin.
+reviewer accepts, corrects or rejects (不予立案) them. Every endpoint except `/healthz`, `/readyz` and these
+docs (served only with PROPOSAL_ROUTER_API_DOCS=true) needs an API key (`X-API-Key` or `Authorization: Bearer`);
+roles: screener < reviewer < analyst < admin.
 """
 
 
@@ -154,7 +159,17 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
         yield
         state.batch_worker.stop()  # the chunk in hand is finished; the rest resumes at the next start
 
-    app = FastAPI(title="proposal-router", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="proposal-router",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=OPENAPI_URL if settings.api_docs else None,
+        docs_url=None,  # install_docs serves Swagger UI from local files, not FastAPI's CDN
+        redoc_url=None,
+    )
+    if settings.api_docs:
+        install_docs(app)
     app.state.services = state
     for module in (health, proposals, review, batches, analysis, keys, metrics):
         app.include_router(module.router)
@@ -175,6 +190,9 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
         return response
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=settings.max_upload_bytes)
+
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    app.add_exception_handler(HTTPException, http_failed)
 
     @app.exception_handler(web.LoginRequired)
     async def login_required(_: Request, exc: web.LoginRequired) -> RedirectResponse:

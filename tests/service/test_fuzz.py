@@ -18,7 +18,7 @@ KEYS: dict[str, str] = {}
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory, demo_bundle: Path) -> Iterator[Service]:
     url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'service.db'}"
-    running = start_service(url, demo_bundle)
+    running = start_service(url, demo_bundle, api_docs=True)  # the schema is served only then
     KEYS.update(running.keys)
     try:
         yield running
