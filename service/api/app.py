@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -120,7 +121,10 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         with sessions() as session:
             return float(store.queue_size(session))
 
-    worker = BatchWorker(sessions, _batch_engine(settings, router), settings.max_text_chars)
+    budget = timedelta(seconds=settings.job_time_budget_seconds)
+    worker = BatchWorker(
+        sessions, _batch_engine(settings, router), settings.max_text_chars, settings.read_limits, budget
+    )
     worker.start()  # resumes jobs that a stop or crash interrupted
     return AppState(
         settings=settings,
@@ -148,6 +152,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
+def _has_nul(request: Request) -> bool:
+    return "\x00" in request.scope.get("path", "") or b"%00" in request.scope.get("query_string", b"")
 
 
 def create_app(settings: Settings | None = None, router: Router | None = None) -> FastAPI:
@@ -179,7 +187,10 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
     @app.middleware("http")
     async def measure(request: Request, call_next: Any) -> Any:
         started = time.perf_counter()
-        response = await call_next(request)
+        if _has_nul(request):  # PostgreSQL cannot hold a NUL: refuse it here rather than fail there
+            response: Any = _error(status.HTTP_400_BAD_REQUEST, "请求的地址或参数中含有 NUL 字符")
+        else:
+            response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         # Labels come from fixed sets: a client's made-up method names must not mint new series.
