@@ -32,6 +32,7 @@ from service.config import Settings
 from service.db.engine import make_engine, session_factory
 from service.db.migrate import upgrade
 from service.engine import BatchEngine, LocalEngine, batch_engine
+from service.web import batches as web_batches
 from service.web import routes as web
 from service.web.session import SessionSigner
 
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
     for module in (health, proposals, review, batches, analysis, keys, metrics):
         app.include_router(module.router)
     app.include_router(web.router)
+    app.include_router(web_batches.router)
     app.mount("/ui/static", StaticFiles(directory=web.HERE / "static"), name="static")
 
     @app.middleware("http")
