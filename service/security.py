@@ -9,10 +9,17 @@ from typing import Literal, get_args
 Role = Literal["screener", "reviewer", "analyst", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 KEY_PREFIX = "pr_"
+SHOWN_CHARS = 10  # of a key: stored and listed as its prefix, and all of a presented key that is ever logged
 
 
 def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def shown_prefix(key: str) -> str:
+    """The part of a key that may be shown and logged: its first characters, and at most a quarter of it, so
+    that a short string typed into the key field (a password, say) is never logged whole."""
+    return key[: min(SHOWN_CHARS, len(key) // 4)]
 
 
 def hash_key(key: str) -> str:

@@ -20,7 +20,7 @@ from model.schemas import Proposal, RoutingResult
 from service.catalogue import Catalogue
 from service.db.models import ApiKey, AuditEvent, ProposalRecord, ReviewRecord, now
 from service.schemas import ProposalIn, ReviewIn
-from service.security import Role, hash_key, new_key
+from service.security import Role, hash_key, new_key, shown_prefix
 
 
 class NotFound(LookupError):
@@ -29,6 +29,26 @@ class NotFound(LookupError):
 
 class Conflict(RuntimeError):
     pass
+
+
+class DuplicateName(Conflict):
+    """Another key, active or revoked, has this name."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted, as the audit log records it: a key's name and id, or a name alone when no key acted
+    (`cli`, background work that carries only the name of the key that started it)."""
+
+    name: str
+    key_id: int | None = None
+
+
+Acting = Actor | str
+
+
+def actor_of(actor: Acting) -> Actor:
+    return actor if isinstance(actor, Actor) else Actor(actor)
 
 
 @dataclass(frozen=True)
@@ -40,7 +60,7 @@ class Filters:
     until: datetime | None = None
 
 
-def routed_record(item: ProposalIn, result: RoutingResult, actor: str) -> ProposalRecord:
+def routed_record(item: ProposalIn, result: RoutingResult, actor: Acting) -> ProposalRecord:
     lead = result.lead_department
     auto = result.decision == "auto"
     return ProposalRecord(
@@ -48,7 +68,7 @@ def routed_record(item: ProposalIn, result: RoutingResult, actor: str) -> Propos
         title=item.title,
         body=item.body,
         submitter=item.submitter,
-        submitted_by=actor,
+        submitted_by=actor_of(actor).name,
         received_at=now(),
         status="auto" if auto else "pending",
         topic=result.topic.name if result.topic and auto else None,
@@ -76,7 +96,7 @@ def stored_by_external_id(session: Session, external_ids: Sequence[str]) -> dict
 
 
 def submit(
-    session: Session, router: Router, items: Sequence[ProposalIn], actor: str
+    session: Session, router: Router, items: Sequence[ProposalIn], actor: Acting
 ) -> list[tuple[ProposalRecord, bool]]:
     """Store and route new filings; a known external id returns the stored record (flag True) instead."""
     wanted = [i.external_id for i in items if i.external_id is not None]
@@ -119,8 +139,17 @@ def _resubmitted(session: Session, items: Sequence[ProposalIn]) -> list[Proposal
     return [known[i.external_id] for i in items if i.external_id is not None]
 
 
-def audit_event(actor: str, action: str, proposal_id: int | None, details: dict[str, Any]) -> AuditEvent:
-    return AuditEvent(at=now(), actor=actor, action=action, proposal_id=proposal_id, details=details)
+def audit_event(actor: Acting, action: str, proposal_id: int | None, details: dict[str, Any]) -> AuditEvent:
+    who = actor_of(actor)
+    return AuditEvent(
+        at=now(), actor=who.name, actor_key_id=who.key_id, action=action, proposal_id=proposal_id, details=details
+    )
+
+
+def audit(session: Session, actor: Acting, action: str, details: dict[str, Any]) -> None:
+    """Record an event that changes nothing else (a log-in, a download), in a transaction of its own."""
+    session.add(audit_event(actor, action, None, details))
+    session.commit()
 
 
 def get(session: Session, proposal_id: int) -> ProposalRecord:
@@ -183,9 +212,10 @@ def model_answer(record: ProposalRecord) -> dict[str, Any]:
 
 
 def decide(
-    session: Session, proposal_id: int, decision: ReviewIn, actor: str, catalogue: Catalogue
+    session: Session, proposal_id: int, decision: ReviewIn, actor: Acting, catalogue: Catalogue
 ) -> tuple[ProposalRecord, ReviewRecord]:
     """Accept, correct or reject a pending item; raises Conflict if someone else decided it first."""
+    name = actor_of(actor).name
     record = get(session, proposal_id)
     answer = model_answer(record)
     values: dict[str, Any]
@@ -211,7 +241,7 @@ def decide(
     statement = (
         update(ProposalRecord)
         .where(condition)
-        .values(**values, decided_by=actor, decided_at=at, version=ProposalRecord.version + 1)
+        .values(**values, decided_by=name, decided_at=at, version=ProposalRecord.version + 1)
         .execution_options(synchronize_session=False)
     )
     if session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
@@ -225,7 +255,7 @@ def decide(
     changes = {k: {"model": answer.get(k), "final": v} for k, v in values.items() if k != "status"}
     review = ReviewRecord(
         proposal_id=proposal_id,
-        reviewer=actor,
+        reviewer=name,
         at=at,
         action=decision.action,
         model_answer=answer,
@@ -265,12 +295,25 @@ def training_rows(session: Session, since: datetime | None) -> list[dict[str, An
     return rows
 
 
-def create_key(session: Session, name: str, role: Role, actor: str) -> tuple[ApiKey, str]:
+def create_key(session: Session, name: str, role: Role, actor: Acting) -> tuple[ApiKey, str]:
+    """A new key, shown only here; its name must be new too (DuplicateName), so the audit log's names are unique."""
+    name = name.strip()
+    if not name:
+        raise ValueError("密钥名称不能为空")
     key = new_key()
-    record = ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=key[:10], created_at=now())
+    record = ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=shown_prefix(key), created_at=now())
     session.add(record)
-    session.flush()
-    session.add(audit_event(actor, "key.create", None, {"name": name, "role": role, "prefix": record.prefix}))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is None:
+            raise
+        raise DuplicateName(
+            f"已有名为“{name}”的密钥（含已吊销的）：审计日志按名称记录操作者，密钥名称不能重复，请换一个名称"
+        ) from None
+    details = {"key_id": record.id, "name": name, "role": role, "prefix": record.prefix}
+    session.add(audit_event(actor, "key.create", None, details))
     session.commit()
     return record, key
 
@@ -280,14 +323,25 @@ def authenticate(session: Session, key: str) -> ApiKey | None:
     return record if record is not None and record.revoked_at is None else None
 
 
-def revoke_key(session: Session, prefix: str, actor: str) -> ApiKey:
+def revoke_key(session: Session, prefix: str, actor: Acting) -> ApiKey:
     record = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)))
     if record is None:
         raise NotFound(f"no active key starting {prefix}")
     record.revoked_at = now()
-    session.add(audit_event(actor, "key.revoke", None, {"name": record.name, "prefix": prefix}))
+    session.add(audit_event(actor, "key.revoke", None, {"key_id": record.id, "name": record.name, "prefix": prefix}))
     session.commit()
     return record
+
+
+def audit_log_in(session: Session, presented: str, key: ApiKey | None, refusal: str | None) -> None:
+    """A log-in to the web page, or a refused one (`refusal` says why): then with the prefix of the key tried,
+    which tells a revoked or mistyped key from the listing, never the key itself."""
+    actor = Actor("anonymous") if key is None else Actor(key.name, key.id)
+    if refusal is None:
+        assert key is not None
+        audit(session, actor, "web.login", {"role": key.role})
+    else:
+        audit(session, actor, "web.login_failed", {"reason": refusal, "prefix": shown_prefix(presented)})
 
 
 def list_keys(session: Session) -> list[ApiKey]:

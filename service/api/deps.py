@@ -34,6 +34,12 @@ DB = Annotated[Session, Depends(get_session)]
 class Caller:
     name: str
     role: str
+    key_id: int
+
+    @property
+    def actor(self) -> store.Actor:
+        """The caller as the audit log records it: the key's name and id."""
+        return store.Actor(self.name, self.key_id)
 
 
 def _presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
@@ -66,7 +72,7 @@ def require(role: Role) -> Callable[..., Caller]:
             )
         if not allows(record.role, role):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {record.role!r} may not do this; it needs {role!r}")
-        return Caller(name=record.name, role=record.role)
+        return Caller(name=record.name, role=record.role, key_id=record.id)
 
     return check
 

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -39,6 +40,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# 64-bit on both databases: the API takes ids and versions up to 2^63-1, and PostgreSQL's INTEGER is 32-bit (a
+# larger number there is a NumericValueOutOfRange, not a row not found). SQLite's INTEGER is already 64-bit and
+# only an INTEGER PRIMARY KEY is the autoincrementing rowid, so SQLite keeps the name INTEGER.
+BigInt = BigInteger().with_variant(Integer, "sqlite")
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -56,7 +63,7 @@ class ProposalRecord(Base):
 
     __tablename__ = "proposals"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     title: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
@@ -80,7 +87,7 @@ class ProposalRecord(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[datetime | None] = mapped_column()
     rejection_reason: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(BigInt, default=1)
 
     __table_args__ = (Index("ix_proposals_status_confidence", "status", "model_lead_confidence"),)
 
@@ -90,8 +97,8 @@ class ReviewRecord(Base):
 
     __tablename__ = "reviews"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(BigInt, ForeignKey("proposals.id"), index=True)
     reviewer: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(default=now)
     action: Mapped[str] = mapped_column(String(20))
@@ -105,21 +112,26 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=now, index=True)
     actor: Mapped[str] = mapped_column(String(100))
+    # The API key that acted (None for the command line and background work); like proposal_id, no foreign key
+    actor_key_id: Mapped[int | None] = mapped_column(BigInt, index=True)
     action: Mapped[str] = mapped_column(String(40))
-    proposal_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    proposal_id: Mapped[int | None] = mapped_column(BigInt, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class ApiKey(Base):
-    """Only the SHA-256 of a key is stored; the key itself is shown once, when created."""
+    """Only the SHA-256 of a key is stored; the key itself is shown once, when created.
+
+    Names are unique, revoked keys' included: the audit log names its actors, and one name must mean one key.
+    """
 
     __tablename__ = "api_keys"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
@@ -136,13 +148,13 @@ class BatchJob(Base):
 
     __tablename__ = "batch_jobs"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     source: Mapped[str] = mapped_column(String(500))
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     columns: Mapped[list[Any]] = mapped_column(default=list)
     issues: Mapped[list[Any]] = mapped_column(default=list)
-    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    total_rows: Mapped[int] = mapped_column(BigInt, default=0)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=now)
     started_at: Mapped[datetime | None] = mapped_column()
@@ -155,7 +167,7 @@ class BatchUpload(Base):
 
     __tablename__ = "batch_uploads"
 
-    job_id: Mapped[int] = mapped_column(ForeignKey("batch_jobs.id"), primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInt, ForeignKey("batch_jobs.id"), primary_key=True)
     columns: Mapped[dict[str, Any]] = mapped_column(default=dict)
     sheet: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[bytes] = mapped_column(LargeBinary)
@@ -166,14 +178,14 @@ class BatchRow(Base):
 
     __tablename__ = "batch_rows"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("batch_jobs.id"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
-    sheet_row: Mapped[int] = mapped_column(Integer)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInt, ForeignKey("batch_jobs.id"), index=True)
+    position: Mapped[int] = mapped_column(BigInt)
+    sheet_row: Mapped[int] = mapped_column(BigInt)
     external_id: Mapped[str | None] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
+    proposal_id: Mapped[int | None] = mapped_column(BigInt, ForeignKey("proposals.id"))
 
     __table_args__ = (UniqueConstraint("job_id", "position"), Index("ix_batch_rows_pending", "job_id", "proposal_id"))

@@ -77,8 +77,10 @@ def login(
     elif not allows(record.role, "reviewer"):
         error = f"该密钥的角色（{record.role}）不能复核提案，需要 reviewer 或以上"
     if record is None or error:
+        store.audit_log_in(session, key.strip(), record, "unknown_or_revoked_key" if record is None else "role")
         context = {"next": _safe_next(next), "error": error}
         return templates.TemplateResponse(request, "login.html", context, status_code=status.HTTP_401_UNAUTHORIZED)
+    store.audit_log_in(session, key.strip(), record, None)
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Integer, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from service import store
 from service.cli import main
 from service.db.engine import make_engine, session_factory
 from service.db.migrate import current_revision, upgrade
-from service.db.models import Base
+from service.db.models import AuditEvent, Base, now
 
 
 def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
@@ -24,12 +25,64 @@ def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         upgrade(engine)  # idempotent: a restarted service upgrades again
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
         tables = {"proposals", "reviews", "audit_log", "api_keys", "batch_jobs", "batch_rows", "batch_uploads"}
         assert tables <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             drift = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         assert drift == [], "models and migrations differ: add an Alembic revision"
+    finally:
+        engine.dispose()
+
+
+def test_every_integer_column_is_64_bit(database_url: str) -> None:
+    """The API takes ids and versions up to 2^63-1; PostgreSQL's INTEGER and SERIAL stop at 2^31-1."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        widths = {"BIGINT": 64, "INTEGER": 64 if engine.dialect.name == "sqlite" else 32}
+        columns = inspect(engine)
+        narrow = [
+            f"{table}.{column['name']} {column['type']}"
+            for table in Base.metadata.tables
+            for column in columns.get_columns(table)
+            if isinstance(column["type"], Integer) and widths[str(column["type"])] != 64
+        ]
+        assert narrow == []
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                rows = connection.execute(text("SELECT sequencename, data_type FROM pg_sequences")).all()
+            sequences = {str(name): str(kind) for name, kind in rows}
+            assert sequences and set(sequences.values()) == {"bigint"}, sequences
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_renames_keys_that_share_a_name_and_the_log_stays_append_only(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0003")
+        with engine.begin() as connection:
+            for i, name in enumerate(["screener", "screener", "王科长", "screener", "screener #4"]):
+                connection.execute(
+                    text(
+                        "INSERT INTO api_keys (name, role, key_hash, prefix, created_at) "
+                        "VALUES (:name, 'screener', :hash, 'pr_x', :at)"
+                    ),
+                    {"name": name, "hash": f"{i:064d}", "at": now()},
+                )
+        upgrade(engine)
+        with session_factory(engine)() as session:
+            names = [k.name for k in store.list_keys(session)]
+            renames = session.scalars(select(AuditEvent).where(AuditEvent.action == "key.rename")).all()
+        assert names == ["screener", "screener #2", "王科长", "screener #4-1", "screener #4"]
+        assert [(e.details["key_id"], e.details["old_name"], e.details["name"]) for e in renames] == [
+            (2, "screener", "screener #2"),
+            (4, "screener", "screener #4-1"),
+        ]
+        for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+                connection.execute(text(statement))
     finally:
         engine.dispose()
 
@@ -55,6 +108,32 @@ def test_cli_creates_a_key_once_and_stores_only_its_hash(database_url: str, caps
         engine.dispose()
     assert main(["keys", "revoke", "--prefix", "pr_nothing", "--db", database_url]) == 2
     assert "no active key" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_second_key_with_a_name_already_taken(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "create", "--role", "reviewer", "--name", "复核员甲", "--db", database_url]) == 0
+    prefix = capsys.readouterr().out.strip().splitlines()[-1][:10]
+    assert main(["keys", "revoke", "--prefix", prefix, "--db", database_url]) == 0
+    capsys.readouterr()
+    # a revoked key keeps its name: the audit log's events by that name still mean that key
+    for name in ("复核员甲", " 复核员甲 "):
+        assert main(["keys", "create", "--role", "admin", "--name", name, "--db", database_url]) == 2
+        captured = capsys.readouterr()
+        assert "已有名为“复核员甲”的密钥" in captured.err and "--name" in captured.err and "pr_" not in captured.out
+    assert main(["keys", "create", "--role", "screener", "--db", database_url]) == 0  # named after the role
+    assert main(["keys", "create", "--role", "screener", "--db", database_url]) == 2
+    assert "已有名为“screener”的密钥" in capsys.readouterr().err
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as session:
+            assert [(k.name, k.role) for k in store.list_keys(session)] == [
+                ("复核员甲", "reviewer"),
+                ("screener", "screener"),
+            ]
+    finally:
+        engine.dispose()
 
 
 def test_serve_without_a_model_says_how_to_give_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -42,9 +42,11 @@ def model_info(state: State, _: Analyst) -> ModelInfo:
     responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
 )
 def training_data(
-    session: DB, _: Analyst, since: datetime | None = None, format: Literal["csv", "jsonl"] = "csv"
+    session: DB, caller: Analyst, since: datetime | None = None, format: Literal["csv", "jsonl"] = "csv"
 ) -> Response:
     rows = store.training_rows(session, since)
+    details = {"format": format, "since": since.isoformat() if since else None, "rows": len(rows)}
+    store.audit(session, caller.actor, "export.training_data", details)
     if format == "jsonl":
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         return Response(body, media_type="application/x-ndjson; charset=utf-8")

@@ -32,12 +32,17 @@ def listing(session: DB, _: Admin) -> list[KeyOut]:
     return [_out(k) for k in store.list_keys(session) if k.revoked_at is None]
 
 
-@router.post("", response_model=NewKeyOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=NewKeyOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "another key, active or revoked, has this name"}},
+)
 def create(payload: KeyIn, session: DB, caller: Admin) -> NewKeyOut:
-    record, key = store.create_key(session, payload.name, payload.role, caller.name)
+    record, key = store.create_key(session, payload.name, payload.role, caller.actor)
     return NewKeyOut(**_out(record).model_dump(), key=key)
 
 
 @router.delete("/{prefix}", response_model=KeyOut)
 def revoke(prefix: str, session: DB, caller: Admin) -> KeyOut:
-    return _out(store.revoke_key(session, prefix, caller.name))
+    return _out(store.revoke_key(session, prefix, caller.actor))

@@ -49,7 +49,7 @@ def submit(
 ) -> ProposalOut | list[ProposalOut]:
     items = payload if isinstance(payload, list) else [payload]
     _check_limits(items, state)
-    answers = store.submit(session, state.router, items, caller.name)
+    answers = store.submit(session, state.router, items, caller.actor)
     for record, duplicate in answers:
         if not duplicate:
             state.metrics.decisions.labels(kind=record.decision).inc()

@@ -36,6 +36,6 @@ def queue(
     responses={409: {"description": "someone else decided this item first, or it changed since you read it"}},
 )
 def decide(proposal_id: ProposalId, decision: ReviewIn, state: State, session: DB, caller: Reviewer) -> ReviewOut:
-    record, review = store.decide(session, proposal_id, decision, caller.name, state.catalogue)
+    record, review = store.decide(session, proposal_id, decision, caller.actor, state.catalogue)
     state.metrics.decisions.labels(kind=f"review_{decision.action}").inc()
     return ReviewOut(proposal=to_out(record), review_id=review.id)
