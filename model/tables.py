@@ -89,15 +89,19 @@ def _too_big(path: Path, message: str, setting: str, row: int | None = None) -> 
     return DataError(RowIssue(str(path), row, None, message + hint))
 
 
-def _check_extent(path: Path, number: int, cells: Sequence[Any], limits: ReadLimits) -> None:
+def _check_extent(
+    path: Path, number: int, cells: Sequence[Any], limits: ReadLimits, shown_at: int | None = None
+) -> None:
     """A row past the row limit, or data past the column limit, refuses the file: reading on would cost
     what the limits are there to bound. XLSX rows are read one column past the limit, to tell a header
-    too wide; cells further out are never read, so a cell in column XFD costs nothing."""
+    too wide; cells further out are never read, so a cell in column XFD costs nothing. `number` counts
+    records; `shown_at` is where the record stands when that differs (a CSV cell may span lines)."""
+    where = shown_at or number
     if number > limits.max_rows:
-        raise _too_big(path, f"文件超过 {limits.max_rows:,} 行，请拆分后再上传", "max_rows", number)
+        raise _too_big(path, f"文件超过 {limits.max_rows:,} 行，请拆分后再上传", "max_rows", where)
     if any(str(cell or "").strip() for cell in cells[limits.max_columns :]):
         message = f"第 {limits.max_columns + 1} 列起仍有数据，超过 {limits.max_columns:,} 列"
-        raise _too_big(path, message, "max_columns", number)
+        raise _too_big(path, message, "max_columns", where)
 
 
 def _undecodable(path: Path) -> DataError:
@@ -141,14 +145,8 @@ def _read_csv(path: Path, stop: int | None, limits: ReadLimits) -> Table:
         reader = csv.reader(lines)
         sheet = _Sheet(stop)
         try:
-            for record in reader:
-                if reader.line_num > limits.max_rows:
-                    raise _too_big(
-                        path, f"文件超过 {limits.max_rows:,} 行，请拆分后再上传", "max_rows", reader.line_num
-                    )
-                if len(record) > limits.max_columns and any(cell.strip() for cell in record[limits.max_columns :]):
-                    message = f"第 {limits.max_columns + 1} 列起仍有数据，超过 {limits.max_columns:,} 列"
-                    raise _too_big(path, message, "max_columns", reader.line_num)
+            for count, record in enumerate(reader, start=1):
+                _check_extent(path, count, record, limits, reader.line_num)
                 if not sheet.add(reader.line_num, [_cell_text(cell) for cell in record[: limits.max_columns]]):
                     break
         except UnicodeDecodeError:

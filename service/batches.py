@@ -158,6 +158,7 @@ def read_upload(session: Session, job: BatchJob, max_chars: int | None, limits: 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{Path(job.source).suffix.lower()}"  # the user's name may be too long to use
         path.write_bytes(upload.data)
+        session.expire(upload, ["data"])  # the file's bytes are not held while its rows are read
         try:
             table = read_table(path, upload.sheet, limits=limits)
             rows, issues = read_proposals(table, columns, max_chars)

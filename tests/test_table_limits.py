@@ -103,3 +103,11 @@ def test_rows_past_the_limit_refuse_the_file(tmp_path: Path) -> None:
     path.write_text('{"编号": 1}\n' * 6, encoding="utf-8")
     with pytest.raises(DataError, match="row 6: 文件超过 5 行"):
         read_table(path, limits=ReadLimits(max_rows=5))
+
+
+def test_the_row_limit_counts_records_not_lines(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text('编号,提案内容\n1,"第一段\n第二段\n第三段"\n2,短\n', encoding="utf-8")
+    assert [r["编号"] for r in read_table(path, limits=ReadLimits(max_rows=3)).rows] == ["1", "2"]
+    with pytest.raises(DataError, match="row 5: 文件超过 2 行"):  # the line the third record starts on
+        read_table(path, limits=ReadLimits(max_rows=2))
