@@ -305,14 +305,14 @@ def _should_stop(session: Session, job_id: int, deadline: datetime | None, budge
     return _finish(session, job_id, JobStatus.FAILED, message)
 
 
-def cancel(session: Session, job: BatchJob, actor: str) -> None:
+def cancel(session: Session, job: BatchJob, actor: store.Acting) -> None:
     """Stop a job that has not finished: a reading job is not routed, a running one stops after the chunk
     in hand. Rows already routed stay routed: they are proposals in the store like any other."""
     if job.status not in UNFINISHED:
         raise store.Conflict(f"批处理任务 {job.id} 已{STATUS_NAMES[JobStatus(job.status)]}，不能取消")
     unfinished = (BatchJob.id == job.id) & BatchJob.status.in_(UNFINISHED)
     session.execute(update(BatchJob).where(unfinished).values(status=JobStatus.CANCELLED, finished_at=now()))
-    session.add(store.audit_event(actor, "cancel_batch", None, {"batch": job.id}))
+    session.add(store.audit_event(actor, "batch.cancel", None, {"batch": job.id}))
     session.commit()
     session.refresh(job)
 

@@ -41,5 +41,5 @@ def cancel(job_id: ProposalId, session: DB, user: User, csrf: Annotated[str, For
     if job is None:
         raise store.NotFound(f"没有批处理任务 {job_id}")
     if job.status in batches.UNFINISHED:
-        batches.cancel(session, job, user.name)
+        batches.cancel(session, job, store.Actor(user.name, user.key_id))
     return RedirectResponse(f"/ui/batches?cancelled={job_id}", status.HTTP_303_SEE_OTHER)

@@ -28,8 +28,9 @@ def test_a_reviewer_cancels_a_queued_job_from_the_page(service: Service, tmp_pat
     with service.state.sessions() as session:
         stored = session.get(BatchJob, job_id)
         assert stored is not None and stored.status == "cancelled"
-        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "cancel_batch")).all()
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "batch.cancel")).all()
         assert [e.details["batch"] for e in events] == [job_id] and events[0].actor == "reviewer tester"
+        assert events[0].actor_key_id is not None
 
 
 def test_the_page_needs_a_log_in(service: Service) -> None:

@@ -125,5 +125,5 @@ def result(job_id: ProposalId, session: DB, caller: Screener) -> Response:
 )
 def cancel(job_id: ProposalId, session: DB, caller: Screener) -> batches.JobProgress:
     job = _job(session, job_id)
-    batches.cancel(session, job, caller.name)
+    batches.cancel(session, job, caller.actor)
     return batches.progress(session, job)
