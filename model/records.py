@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from model.errors import DataError, RowIssue
 from model.schemas import Proposal
-from model.tables import Table
+from model.tables import Table, TableStream
 
 _LIST_SEPARATORS = re.compile(r"[、，,;；\s]+")
 
@@ -33,14 +34,14 @@ def split_list(value: Any) -> list[str]:
     return [part for part in _LIST_SEPARATORS.split(str(value or "")) if part]
 
 
-def missing_column(table: Table, column: str, flag: str) -> RowIssue:
+def missing_column(table: Table | TableStream, column: str, flag: str) -> RowIssue:
     close = difflib.get_close_matches(column, table.columns, n=3, cutoff=0.3)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     available = ", ".join(table.columns)
     return RowIssue(table.path, None, column, f"column not found (set {flag}){hint} The file has: {available}")
 
 
-def require_columns(table: Table, columns: ColumnMap) -> None:
+def require_columns(table: Table | TableStream, columns: ColumnMap) -> None:
     issues = [
         missing_column(table, name, flag)
         for names, flag in ((columns.title, "--title-field"), (columns.body, "--body-field"))
@@ -62,19 +63,42 @@ def _text(raw: dict[str, Any], names: list[str]) -> str:
     return "\n".join(str(raw.get(n, "")).strip() for n in names if str(raw.get(n, "")).strip())
 
 
+def stream_proposals(
+    table: Table | TableStream, columns: ColumnMap, max_chars: int | None = None
+) -> tuple[Iterator[ProposalRow], list[RowIssue]]:
+    """Every usable row as a proposal, as the table is read; empty, over-long (`max_chars`) texts and
+    repeated ids are left out and listed in the issues, which fill as the rows are consumed.
+
+    A JSONL file names its fields line by line, so its text columns can only be checked once it is read:
+    a missing one is then a DataError from the rows."""
+    streamed = isinstance(table, TableStream)
+    deferred = streamed and not table.columns
+    if not deferred:
+        require_columns(table, columns)
+    issues = table.issues if streamed else list(table.issues)
+    rows = table.rows if isinstance(table, TableStream) else zip(table.row_numbers, table.rows, strict=True)
+    return _proposals(table, rows, columns, max_chars, issues, deferred), issues
+
+
 def read_proposals(
     table: Table, columns: ColumnMap, max_chars: int | None = None
 ) -> tuple[list[ProposalRow], list[RowIssue]]:
-    """Every usable row as a proposal; empty, over-long (`max_chars`) texts and repeated ids are left out."""
-    require_columns(table, columns)
-    has_id = columns.id in table.columns
-    issues: list[RowIssue] = list(table.issues)
+    rows, issues = stream_proposals(table, columns, max_chars)
+    return list(rows), issues
+
+
+def _proposals(
+    table: Table | TableStream,
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    columns: ColumnMap,
+    max_chars: int | None,
+    issues: list[RowIssue],
+    check_at_end: bool,
+) -> Iterator[ProposalRow]:
     seen: dict[str, int] = {}
-    out: list[ProposalRow] = []
     text_cols = "/".join(columns.title + columns.body)
-    for raw, row in zip(table.rows, table.row_numbers, strict=True):
-        ident = str(raw.get(columns.id, "")).strip() if has_id else ""
-        ident = ident or f"row-{row}"
+    for row, raw in rows:
+        ident = str(raw.get(columns.id, "")).strip() or f"row-{row}"
         title, body = _text(raw, columns.title), _text(raw, columns.body)
         if not (title or body):
             issues.append(RowIssue(table.path, row, text_cols, "empty text; row skipped", fatal=False))
@@ -91,5 +115,6 @@ def read_proposals(
             issues.append(RowIssue(table.path, row, columns.id, message, fatal=False))
             continue
         seen[ident] = row
-        out.append(ProposalRow(row, Proposal(id=ident, title=title, body=body), raw))
-    return out, issues
+        yield ProposalRow(row, Proposal(id=ident, title=title, body=body), raw)
+    if check_at_end:
+        require_columns(table, columns)

@@ -5,7 +5,9 @@ Rows keep the number a person sees in Excel or a text editor, so every error can
 
 from __future__ import annotations
 
+import codecs
 import csv
+import itertools
 import json
 import re
 import struct
@@ -45,6 +47,9 @@ class ReadLimits(BaseModel):
     max_json_depth: int = Field(default=20, ge=1, description="nesting of a JSON line")
 
 
+Row = tuple[int, dict[str, Any]]  # the row a person sees, and its cells by column name
+
+
 @dataclass
 class Table:
     """A header and its rows; `row_numbers[i]` is where `rows[i]` stands in the source file."""
@@ -53,6 +58,19 @@ class Table:
     columns: list[str]
     rows: list[dict[str, Any]]
     row_numbers: list[int]
+    encoding: str | None = None
+    issues: list[RowIssue] = field(default_factory=list)
+
+
+@dataclass
+class TableStream:
+    """A table read as it is consumed, so that a 200 MB intake is never held whole: the header is read
+    before it is returned; `issues` (lines that cannot be parsed) and, for JSONL, `columns` grow as `rows`
+    is consumed. A file past a limit raises DataError from `rows`."""
+
+    path: str
+    columns: list[str]
+    rows: Iterator[Row]
     encoding: str | None = None
     issues: list[RowIssue] = field(default_factory=list)
 
@@ -76,12 +94,20 @@ def _cell_text(value: Any) -> Any:
     return clean_text(str(value)).strip()
 
 
-def _decoded_lines(path: Path) -> Iterator[tuple[str, Iterator[str]]]:
-    """The file's lines under each encoding offices use, streamed: a caller that meets a decoding error
-    starts over with the next encoding, and nothing holds the whole text in memory."""
+def _encoding_of(path: Path) -> str:
+    """The first encoding offices use that decodes the whole file, found in one streaming pass, so that
+    rows are never read under one encoding and then found to need another."""
     for encoding in _ENCODINGS:
-        with path.open(encoding=encoding, newline="") as fh:
-            yield encoding, fh
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(_SCAN_CHUNK):
+                    decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise DataError(RowIssue(str(path), None, None, "cannot decode the file as UTF-8 or GBK/GB18030"))
 
 
 def _too_big(path: Path, message: str, setting: str, row: int | None = None) -> DataError:
@@ -104,57 +130,57 @@ def _check_extent(
         raise _too_big(path, message, "max_columns", where)
 
 
-def _undecodable(path: Path) -> DataError:
-    return DataError(RowIssue(str(path), None, None, "cannot decode the file as UTF-8 or GBK/GB18030"))
+def _distinct(cells: list[Any]) -> int:
+    return len({str(c).strip() for c in cells} - {""})
 
 
-class _Sheet:
-    """Header and rows from a sheet's records. Offices put a title above the header (2026年度政协提案汇总表,
+def _framed(path: Path, records: Iterator[tuple[int, list[Any]]], empty: str) -> tuple[list[str], Iterator[Row]]:
+    """The header, and the rows under it. Offices put a title above the header (2026年度政协提案汇总表,
     often merged across the columns): a first row holding one text, followed by a fuller row, is skipped."""
-
-    def __init__(self, max_rows: int | None) -> None:
-        self.header: list[str] | None = None
-        self.rows: list[dict[str, Any]] = []
-        self.numbers: list[int] = []
-        self.max_rows = max_rows
-        self._maybe_title = False
-
-    def add(self, number: int, cells: list[Any]) -> bool:
-        """Take one record; False once `max_rows` rows are in, so that a quick look reads no further."""
-        distinct = len({str(c).strip() for c in cells} - {""})
+    header: list[str] | None = None
+    first: tuple[int, list[Any]] | None = None
+    for number, cells in records:
+        distinct = _distinct(cells)
         if not distinct:
-            return True
-        if self.header is None or (self._maybe_title and not self.rows and distinct > 1):
-            self.header, self._maybe_title = [str(c).strip() for c in cells], self.header is None and distinct == 1
-            return True
-        if len(self.rows) == self.max_rows:
-            return False
-        self.rows.append({name: cells[i] if i < len(cells) else "" for i, name in enumerate(self.header) if name})
-        self.numbers.append(number)
-        return len(self.rows) != self.max_rows
-
-    def table(self, path: Path, empty: str, encoding: str | None = None) -> Table:
-        if self.header is None:
-            raise DataError(RowIssue(str(path), None, None, empty))
-        return Table(str(path), [h for h in self.header if h], self.rows, self.numbers, encoding)
-
-
-def _read_csv(path: Path, stop: int | None, limits: ReadLimits) -> Table:
-    csv.field_size_limit(MAX_CSV_FIELD)
-    for encoding, lines in _decoded_lines(path):
-        reader = csv.reader(lines)
-        sheet = _Sheet(stop)
-        try:
-            for count, record in enumerate(reader, start=1):
-                _check_extent(path, count, record, limits, reader.line_num)
-                if not sheet.add(reader.line_num, [_cell_text(cell) for cell in record[: limits.max_columns]]):
-                    break
-        except UnicodeDecodeError:
             continue
-        except csv.Error as exc:
-            raise DataError(RowIssue(str(path), reader.line_num, None, f"CSV 格式错误：{exc}")) from exc
-        return sheet.table(path, "the file is empty (no header row)", encoding)
-    raise _undecodable(path)
+        if header is None:
+            header = [str(c).strip() for c in cells]
+            if distinct > 1:
+                break
+            continue
+        if distinct > 1:
+            header = [str(c).strip() for c in cells]
+        else:
+            first = (number, cells)
+        break
+    if header is None:
+        raise DataError(RowIssue(str(path), None, None, empty))
+    names = header
+
+    def rows() -> Iterator[Row]:
+        for number, cells in itertools.chain([first] if first else [], records):
+            if _distinct(cells):
+                yield number, {name: cells[i] if i < len(cells) else "" for i, name in enumerate(names) if name}
+
+    return [h for h in header if h], rows()
+
+
+def _csv_stream(path: Path, limits: ReadLimits) -> TableStream:
+    encoding = _encoding_of(path)
+    csv.field_size_limit(MAX_CSV_FIELD)
+
+    def records() -> Iterator[tuple[int, list[Any]]]:
+        with path.open(encoding=encoding, newline="") as fh:
+            reader = csv.reader(fh)
+            try:
+                for count, record in enumerate(reader, start=1):
+                    _check_extent(path, count, record, limits, reader.line_num)
+                    yield reader.line_num, [_cell_text(cell) for cell in record[: limits.max_columns]]
+            except csv.Error as exc:
+                raise DataError(RowIssue(str(path), reader.line_num, None, f"CSV 格式错误：{exc}")) from exc
+
+    columns, rows = _framed(path, records(), "the file is empty (no header row)")
+    return TableStream(str(path), columns, rows, encoding)
 
 
 def _depth(value: Any) -> int:
@@ -187,35 +213,32 @@ def _json_record(line: str, limits: ReadLimits) -> dict[str, Any]:
     return {clean_text(str(k)).strip(): _cell_text(v) for k, v in record.items()}
 
 
-def _read_jsonl(path: Path, stop: int | None, limits: ReadLimits) -> Table:
-    for encoding, lines in _decoded_lines(path):
-        columns: dict[str, None] = {}
-        rows: list[dict[str, Any]] = []
-        numbers: list[int] = []
-        issues: list[RowIssue] = []
-        try:
-            for number, line in enumerate(lines, start=1):
-                if len(rows) == stop:
-                    break
+def _jsonl_stream(path: Path, limits: ReadLimits) -> TableStream:
+    """Fields are named line by line: `columns` gathers them in order of first use as lines are read."""
+    stream = TableStream(str(path), [], iter(()), _encoding_of(path))
+
+    def rows() -> Iterator[Row]:
+        known: set[str] = set()
+        found = 0
+        with path.open(encoding=stream.encoding, newline="") as fh:
+            for number, line in enumerate(fh, start=1):
                 _check_extent(path, number, (), limits)
                 if not line.strip():
                     continue
                 try:
                     record = _json_record(line, limits)
                 except ValueError as exc:
-                    issues.append(RowIssue(str(path), number, None, f"{exc}；该行已跳过", fatal=False))
+                    stream.issues.append(RowIssue(str(path), number, None, f"{exc}；该行已跳过", fatal=False))
                     continue
-                columns.update(dict.fromkeys(record))
-                rows.append(record)
-                numbers.append(number)
-        except UnicodeDecodeError:
-            continue
-        if not rows and issues:
-            raise DataError(issues)
-        if not rows:
-            raise DataError(RowIssue(str(path), None, None, "the file is empty"))
-        return Table(str(path), list(columns), rows, numbers, encoding, issues)
-    raise _undecodable(path)
+                stream.columns.extend(k for k in record if k not in known)
+                known.update(record)
+                found += 1
+                yield number, record
+        if not found:
+            raise DataError(stream.issues or RowIssue(str(path), None, None, "the file is empty"))
+
+    stream.rows = rows()
+    return stream
 
 
 _MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"')
@@ -322,7 +345,7 @@ class _Merges:
                     cells[column] = self.shown.get((top, left), "")
 
 
-def _read_xlsx(path: Path, sheet: str | None, stop: int | None, limits: ReadLimits) -> Table:
+def _xlsx_stream(path: Path, sheet: str | None, limits: ReadLimits) -> TableStream:
     from openpyxl import load_workbook
 
     _check_archive(path, limits)
@@ -338,30 +361,37 @@ def _read_xlsx(path: Path, sheet: str | None, stop: int | None, limits: ReadLimi
         ws.reset_dimensions()  # a declared A1:XFD1048576 would pad every row to 16,384 cells
         with zipfile.ZipFile(path) as archive:
             merges = _Merges(path, _merged_ranges(path, archive, ws._worksheet_path.lstrip("/"), limits))
-        rows = _Sheet(stop)
-        try:
-            for number, values in enumerate(ws.iter_rows(max_col=limits.max_columns + 1, values_only=True), start=1):
-                if not _take_xlsx_row(path, number, values, limits, merges, rows):
-                    break
-        except DataError:
-            raise
-        except Exception as exc:  # as above: a sheet's XML can fail anywhere while it streams
-            raise DataError(RowIssue(str(path), None, None, f"工作表 {ws.title!r} 无法读取：{_reason(exc)}")) from exc
-    finally:
+        columns, rows = _framed(
+            path, _xlsx_records(path, ws, limits, merges), f"sheet {ws.title!r} is empty (no header row)"
+        )
+    except BaseException:
         book.close()
-    return rows.table(path, f"sheet {ws.title!r} is empty (no header row)")
+        raise
+
+    def closing() -> Iterator[Row]:
+        try:
+            yield from rows
+        finally:
+            book.close()
+
+    return TableStream(str(path), columns, closing())
 
 
-def _take_xlsx_row(
-    path: Path, number: int, values: tuple[Any, ...], limits: ReadLimits, merges: _Merges, rows: _Sheet
-) -> bool:
-    if values.count(None) == len(values):  # the common blank row, and the million a sparse sheet can declare
-        merges.fill(number, [], True)
-        return True
-    _check_extent(path, number, values, limits)
-    cells = [_cell_text(v) for v in values[: limits.max_columns]]
-    merges.fill(number, cells, not any(str(c).strip() for c in cells))
-    return rows.add(number, cells)
+def _xlsx_records(path: Path, ws: Any, limits: ReadLimits, merges: _Merges) -> Iterator[tuple[int, list[Any]]]:
+    values_seen = ws.iter_rows(max_col=limits.max_columns + 1, values_only=True)
+    try:
+        for number, values in enumerate(values_seen, start=1):
+            if values.count(None) == len(values):  # the common blank row, and the million a sparse sheet declares
+                merges.fill(number, [], True)
+                continue
+            _check_extent(path, number, values, limits)
+            cells = [_cell_text(v) for v in values[: limits.max_columns]]
+            merges.fill(number, cells, not any(str(c).strip() for c in cells))
+            yield number, cells
+    except DataError:
+        raise
+    except Exception as exc:  # as above: a sheet's XML can fail anywhere while it streams
+        raise DataError(RowIssue(str(path), None, None, f"工作表 {ws.title!r} 无法读取：{_reason(exc)}")) from exc
 
 
 def _reason(exc: BaseException) -> str:
@@ -379,12 +409,9 @@ def _reason(exc: BaseException) -> str:
     return "缺少必需的部件" if isinstance(exc, KeyError) else "文件结构不符合 XLSX 格式"
 
 
-def read_table(
-    path: str | Path, sheet: str | None = None, max_rows: int | None = None, limits: ReadLimits | None = None
-) -> Table:
-    """Read a table by its extension; lines that cannot be parsed at all are listed in `table.issues`.
+def stream_table(path: str | Path, sheet: str | None = None, limits: ReadLimits | None = None) -> TableStream:
+    """Open a table by its extension and read its header; its rows are read as they are consumed.
 
-    `max_rows` stops after that many data rows: a quick look that finds a wrong sheet or column at once.
     `limits` bound the work a file can cause (see `ReadLimits`); a file past one is refused whole.
     """
     path = Path(path)
@@ -393,10 +420,29 @@ def read_table(
     if not path.is_file():
         raise DataError(RowIssue(str(path), None, None, "file not found"))
     if suffix == ".csv":
-        return _read_csv(path, max_rows, limits)
+        return _csv_stream(path, limits)
     if suffix == ".jsonl":
-        return _read_jsonl(path, max_rows, limits)
-    return _read_xlsx(path, sheet, max_rows, limits)
+        return _jsonl_stream(path, limits)
+    return _xlsx_stream(path, sheet, limits)
+
+
+def read_table(
+    path: str | Path, sheet: str | None = None, max_rows: int | None = None, limits: ReadLimits | None = None
+) -> Table:
+    """Read a whole table; lines that cannot be parsed at all are listed in `table.issues`.
+
+    `max_rows` stops after that many data rows: a quick look that finds a wrong sheet or column at once.
+    """
+    stream = stream_table(path, sheet, limits)
+    rows: list[Row] = []
+    try:
+        rows.extend(itertools.islice(stream.rows, max_rows))
+    finally:
+        close = getattr(stream.rows, "close", None)
+        if close is not None:
+            close()
+    numbers, cells = [n for n, _ in rows], [c for _, c in rows]
+    return Table(stream.path, stream.columns, cells, numbers, stream.encoding, stream.issues)
 
 
 def _flat(value: Any) -> Any:

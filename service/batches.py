@@ -13,23 +13,24 @@ import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import count
 from pathlib import Path
 
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from model.errors import DataError, RowIssue
-from model.records import ColumnMap, ProposalRow, read_proposals
+from model.records import ColumnMap, ProposalRow, stream_proposals
 from model.schemas import Proposal, RoutingResult
-from model.tables import ReadLimits, Table, read_table
+from model.tables import ReadLimits, Table, stream_table
 from service import store
 from service.api.convert import routing_of
-from service.db.models import BatchJob, BatchRow, BatchUpload, ProposalRecord, now
+from service.db.models import BatchJob, BatchRow, BatchUpload, BatchUploadPart, ProposalRecord, now
 from service.engine import BatchEngine, Keyed, Routed
 from service.schemas import ProposalIn
 from service.workbook import RoutedRow
@@ -66,8 +67,13 @@ class JobProgress(BaseModel):
     error: str | None
 
 
+def _file_digest(path: Path) -> hashlib._Hash:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256")
+
+
 def fingerprint(path: Path, columns: ColumnMap, sheet: str | None) -> str:
-    digest = hashlib.sha256(path.read_bytes())
+    digest = _file_digest(path)
     digest.update(json.dumps([columns.model_dump(), sheet], sort_keys=True).encode("utf-8"))
     return digest.hexdigest()
 
@@ -97,28 +103,35 @@ def create_job(
     )
     session.add(job)
     session.flush()
-    _store_rows(session, job, table, rows, issues, columns)
+    _store_rows(session, job, table.path, rows, issues, columns)
     session.commit()
     return job
 
 
 def _store_rows(
-    session: Session, job: BatchJob, table: Table, rows: list[ProposalRow], issues: list[RowIssue], columns: ColumnMap
+    session: Session,
+    job: BatchJob,
+    source: str,
+    rows: Iterable[ProposalRow],
+    issues: list[RowIssue],
+    columns: ColumnMap,
 ) -> None:
-    """Insert the rows in bulk (100,000 in seconds); an id too long to store is one more rejected row."""
-    has_id = columns.id in table.columns
-    problems = list(issues)
-    records: list[dict[str, object]] = []
+    """Insert the rows in bulk (100,000 in seconds) as they are read, a page at a time, so that a file is
+    never held whole; an id too long to store is one more rejected row. `issues` may fill while `rows` is
+    consumed (a streamed file's unreadable lines), so it is read at the end."""
+    too_long: list[RowIssue] = []
+    page: list[dict[str, object]] = []
+    stored = 0
     for row in rows:
-        external = str(row.raw.get(columns.id, "")).strip() if has_id else ""
+        external = str(row.raw.get(columns.id, "")).strip()
         if len(external) > MAX_EXTERNAL_ID:
             message = f"id longer than {MAX_EXTERNAL_ID} characters; row skipped"
-            problems.append(RowIssue(table.path, row.row, columns.id, message, fatal=False))
+            too_long.append(RowIssue(source, row.row, columns.id, message, fatal=False))
             continue
-        records.append(
+        page.append(
             {
                 "job_id": job.id,
-                "position": len(records),
+                "position": stored,
                 "sheet_row": row.row,
                 "external_id": external or None,
                 "title": row.proposal.title,
@@ -126,23 +139,45 @@ def _store_rows(
                 "raw": {k: _jsonable(v) for k, v in row.raw.items()},
             }
         )
-    for start in range(0, len(records), INSERT_PAGE):
-        session.execute(insert(BatchRow), records[start : start + INSERT_PAGE])
-    job.total_rows = len(records)
-    job.issues = [_issue_dict(i) for i in problems]
+        stored += 1
+        if len(page) == INSERT_PAGE:
+            session.execute(insert(BatchRow), page)
+            page = []
+    if page:
+        session.execute(insert(BatchRow), page)
+    job.total_rows = stored
+    job.issues = [_issue_dict(i) for i in [*issues, *too_long]]
+
+
+UPLOAD_PART = 8 * 2**20  # bytes of an upload stored or read at a time
 
 
 def upload_job(
-    session: Session, name: str, data: bytes, columns: ColumnMap, sheet: str | None, header: list[str], actor: str
+    session: Session, name: str, path: Path, columns: ColumnMap, sheet: str | None, header: list[str], actor: str
 ) -> BatchJob:
-    """An uploaded file becomes a job at once; `read_upload` stores its rows later, in the background."""
-    digest = hashlib.sha256(data).hexdigest()
-    job = BatchJob(source=name, fingerprint=digest, status=JobStatus.READING, columns=header, created_by=actor)
+    """An uploaded file becomes a job at once; `read_upload` stores its rows later, in the background. The
+    file is stored part by part: a 200 MB value took ~570 MB of memory to store in one statement."""
+    job = BatchJob(source=name, fingerprint=_file_digest(path).hexdigest(), status=JobStatus.READING)
+    job.columns, job.created_by = header, actor
     session.add(job)
     session.flush()
-    session.add(BatchUpload(job_id=job.id, columns=columns.model_dump(), sheet=sheet, data=data))
+    session.add(BatchUpload(job_id=job.id, columns=columns.model_dump(), sheet=sheet))
+    session.flush()
+    with path.open("rb") as fh:
+        for seq, data in enumerate(iter(lambda: fh.read(UPLOAD_PART), b"")):
+            session.execute(insert(BatchUploadPart).values(job_id=job.id, seq=seq, data=data))
     session.commit()
     return job
+
+
+def _restore_upload(session: Session, job_id: int, path: Path) -> None:
+    with path.open("wb") as fh:
+        for seq in count():
+            part = select(BatchUploadPart.data).where(BatchUploadPart.job_id == job_id, BatchUploadPart.seq == seq)
+            data = session.scalar(part)
+            if data is None:
+                return
+            fh.write(data)
 
 
 def read_upload(session: Session, job: BatchJob, max_chars: int | None, limits: ReadLimits | None = None) -> None:
@@ -157,23 +192,22 @@ def read_upload(session: Session, job: BatchJob, max_chars: int | None, limits: 
     outcome, error = JobStatus.QUEUED, None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{Path(job.source).suffix.lower()}"  # the user's name may be too long to use
-        path.write_bytes(upload.data)
-        session.expire(upload, ["data"])  # the file's bytes are not held while its rows are read
+        _restore_upload(session, job.id, path)
         try:
-            table = read_table(path, upload.sheet, limits=limits)
-            rows, issues = read_proposals(table, columns, max_chars)
+            table = stream_table(path, upload.sheet, limits=limits)
+            rows, issues = stream_proposals(table, columns, max_chars)
+            _store_rows(session, job, table.path, rows, issues, columns)
         except DataError as exc:
+            session.rollback()
             outcome, error = JobStatus.FAILED, str(exc).replace(str(path), job.source)
+        except SQLAlchemyError:
+            log.exception("batch job %s: storing its rows failed", job.id)
+            session.rollback()
+            outcome, error = JobStatus.FAILED, STORE_FAILED
         else:
-            try:
-                _store_rows(session, job, table, rows, issues, columns)
-            except SQLAlchemyError:
-                log.exception("batch job %s: storing its rows failed", job.id)
-                session.rollback()
-                outcome, error = JobStatus.FAILED, STORE_FAILED
-            else:
-                job.issues = [{**issue, "file": job.source} for issue in job.issues]
-                job.columns = list(table.columns)
+            job.issues = [{**issue, "file": job.source} for issue in job.issues]
+            job.columns = list(table.columns)
+    session.execute(delete(BatchUploadPart).where(BatchUploadPart.job_id == job.id))
     session.delete(upload)
     reading = (BatchJob.id == job.id) & (BatchJob.status == JobStatus.READING)  # not if cancelled meanwhile
     session.execute(update(BatchJob).where(reading).values(status=outcome, error=error))

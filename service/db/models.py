@@ -189,3 +189,18 @@ class BatchRow(Base):
     proposal_id: Mapped[int | None] = mapped_column(BigInt, ForeignKey("proposals.id"))
 
     __table_args__ = (UniqueConstraint("job_id", "position"), Index("ix_batch_rows_pending", "job_id", "proposal_id"))
+
+
+class WebSession(Base):
+    """A reviewer logged in on the web page. The cookie carries a random token, this row only its SHA-256.
+
+    Log-out deletes the row, so a copy of the cookie no longer logs in, on any server process; rows past
+    `expires_at` are deleted at the next log-in.
+    """
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(BigInt, ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
@@ -28,6 +28,9 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 SEPARATORS = re.compile(r"[、，,;；\s]+")
 QUEUE_PAGE = 50
 MAX_PAGE = OFFSET_MAX // QUEUE_PAGE  # the API's largest offset
+DEFAULT_PORTS = {"http": 80, "https": 443}
+CROSS_SITE = "登录请求来自其他网站，已拒绝：请在本系统的登录页输入密钥"
+BAD_CSRF = "表单令牌缺失或有误：请刷新页面后重试"
 
 
 class LoginRequired(Exception):
@@ -51,6 +54,46 @@ def login_redirect(exc: LoginRequired) -> RedirectResponse:
     return RedirectResponse(f"/ui/login?next={quote(exc.next_path)}", status.HTTP_303_SEE_OTHER)
 
 
+def _host_port(netloc: str, scheme: str) -> tuple[str, int | None] | None:
+    try:
+        parts = urlsplit(f"//{netloc.strip()}")
+        port = parts.port
+    except ValueError:
+        return None
+    return (parts.hostname, port or DEFAULT_PORTS.get(scheme)) if parts.hostname else None
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a form was posted from this site's own pages: a guard against log-in CSRF.
+
+    Another site's page must not log a reviewer's browser in with the attacker's key (the reviewer would then
+    decide proposals in the attacker's name). The Origin header, or the Referer when there is no Origin, must
+    name the host and port the request was sent to: the Host header, or X-Forwarded-Host behind a proxy. The
+    scheme is not compared, since behind a proxy that ends TLS the app is reached over http; the port is (a page
+    on another port of the same host is another site's page). `Origin: null` (a sandboxed frame, a redirect
+    that hides its origin) is refused.
+
+    A request with neither header is allowed (curl, scripts, the tests): every browser in use sends Origin with
+    a cross-site form POST, and a page on another site can suppress neither that nor set X-Forwarded-Host, so
+    such a request is not another site's form. Refusing it would take a token issued with the log-in form and
+    protect only browsers too old to send Origin.
+    """
+    claimed = request.headers.get("origin")
+    if claimed is None:
+        claimed = request.headers.get("referer")
+    if claimed is None:
+        return True
+    try:
+        parts = urlsplit(claimed.strip())
+    except ValueError:
+        return False
+    origin = _host_port(parts.netloc, parts.scheme) if parts.scheme in DEFAULT_PORTS else None
+    if origin is None:
+        return False
+    hosts = [request.headers.get("host", ""), *request.headers.get("x-forwarded-host", "").split(",")]
+    return any(h.strip() and _host_port(h, parts.scheme) == origin for h in hosts)
+
+
 def _safe_next(target: str | None) -> str:
     """Only paths of this page: an open redirect to another site would help phishing."""
     return target if target and target.startswith("/ui/") and not target.startswith("//") else "/ui/queue"
@@ -70,6 +113,9 @@ def login_page(request: Request, next: str | None = None) -> Response:
 def login(
     request: Request, state: State, session: DB, key: Annotated[str, Form()] = "", next: Annotated[str, Form()] = ""
 ) -> Response:
+    if not same_origin(request):
+        refused = {"next": _safe_next(next), "error": CROSS_SITE}
+        return templates.TemplateResponse(request, "login.html", refused, status_code=status.HTTP_403_FORBIDDEN)
     record = store.authenticate(session, key.strip()) if key.strip() else None
     error = None
     if record is None:
@@ -84,7 +130,7 @@ def login(
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,
-        state.signer.issue(record),
+        state.signer.issue(session, record),
         max_age=MAX_AGE_SECONDS,
         httponly=True,
         samesite="strict",
@@ -95,9 +141,10 @@ def login(
 
 
 @router.post("/logout")
-def logout(user: User, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(user: User, state: State, session: DB, csrf: Annotated[str, Form()] = "") -> Response:
     if not csrf_matches(user, csrf):
-        return Response("CSRF token missing or wrong", status.HTTP_403_FORBIDDEN)
+        return PlainTextResponse(BAD_CSRF, status.HTTP_403_FORBIDDEN)
+    state.signer.end(session, user)  # the cookie, and any copy of it, logs in no more
     response = RedirectResponse("/ui/login", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(COOKIE, path="/ui")
     return response
@@ -190,7 +237,7 @@ def decide(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     if not csrf_matches(user, csrf):
-        return Response("CSRF token missing or wrong: reload the page", status.HTTP_403_FORBIDDEN)
+        return PlainTextResponse(BAD_CSRF, status.HTTP_403_FORBIDDEN)
     record = store.get(session, proposal_id)
     try:
         decision = _decision(

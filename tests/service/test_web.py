@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from model.router import Router
 from service import store
+from service.api.app import create_app
+from service.config import Settings
+from service.db.models import WebSession
+from service.web.session import SessionSigner
 from tests.service.conftest import Service
 from tests.service.test_proposals_api import intake
 
@@ -131,3 +141,81 @@ def test_revoking_the_key_ends_the_browser_session(service: Service) -> None:
     with service.state.sessions() as session:
         store.revoke_key(session, prefix, "test")
     assert service.client.get("/ui/queue", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_replayed_after_log_out_gets_the_log_in_page(service: Service, demo_bundle: Path) -> None:
+    """Two server processes on one database, as behind a load balancer: log-out on one ends it on both."""
+    settings = Settings(database_url=service.state.settings.database_url, session_secret="shared")
+    other = TestClient(create_app(settings, Router(demo_bundle)))
+    service.state.signer = SessionSigner("shared")  # both processes are given the same secret
+    try:
+        csrf = log_in(service)
+        cookie = {"Cookie": f"pr_session={service.client.cookies['pr_session']}"}
+        assert other.get("/ui/queue", headers=cookie, follow_redirects=False).status_code == 200
+        out = service.client.post("/ui/logout", data={"csrf": csrf}, follow_redirects=False)
+        assert out.status_code == 303 and out.headers["location"] == "/ui/login"
+        service.client.cookies.clear()
+        for client in (service.client, other):  # the copy of the cookie an attacker kept
+            replayed = client.get("/ui/queue", headers=cookie, follow_redirects=False)
+            assert replayed.status_code == 303 and replayed.headers["location"] == "/ui/login?next=/ui/queue"
+            assert "复核员登录" in client.get("/ui/queue", headers=cookie).text
+    finally:
+        other.close()
+        other.app.state.services.engine.dispose()
+    with service.state.sessions() as session:
+        assert session.scalars(select(WebSession)).all() == []
+
+
+def test_log_out_ends_only_that_browser_session(service: Service) -> None:
+    first = log_in(service)
+    first_cookie = {"Cookie": f"pr_session={service.client.cookies['pr_session']}"}
+    service.client.cookies.clear()
+    second = log_in(service)  # the same key in a second browser
+    assert second != first
+    assert service.client.post("/ui/logout", data={"csrf": second}, follow_redirects=False).status_code == 303
+    service.client.cookies.clear()
+    assert service.client.get("/ui/queue", headers=first_cookie, follow_redirects=False).status_code == 200
+
+
+def test_log_out_needs_the_csrf_token(service: Service) -> None:
+    log_in(service)
+    refused = service.client.post("/ui/logout", data={"csrf": "forged"}, follow_redirects=False)
+    assert refused.status_code == 403 and "表单令牌" in refused.text
+    assert service.client.get("/ui/queue", follow_redirects=False).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "http://testserver:8080"},  # another port of the same host is another site
+        {"Origin": "null"},
+        {"Origin": "http://evil.example", "Referer": "http://testserver/ui/login"},
+        {"Referer": "http://evil.example/login.html"},
+        {"Origin": "http://testserver.evil.example"},
+    ],
+)
+def test_a_cross_site_log_in_is_refused(service: Service, headers: dict[str, str]) -> None:
+    form = {"key": service.keys["reviewer"], "next": "/ui/queue"}
+    response = service.client.post("/ui/login", data=form, headers=headers, follow_redirects=False)
+    assert response.status_code == 403 and "其他网站" in response.text
+    assert "pr_session" not in response.cookies
+    with service.state.sessions() as session:
+        assert session.scalars(select(WebSession)).all() == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://testserver"},
+        {"Origin": "http://TestServer:80"},
+        {"Referer": "http://testserver/ui/login?next=/ui/queue"},
+        {"Origin": "https://review.example.gov", "X-Forwarded-Host": "review.example.gov"},  # behind a proxy
+        {},  # neither header: curl or a script, not another site's form
+    ],
+)
+def test_a_same_site_log_in_is_allowed(service: Service, headers: dict[str, str]) -> None:
+    form = {"key": service.keys["reviewer"], "next": "/ui/queue"}
+    response = service.client.post("/ui/login", data=form, headers=headers, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/ui/queue", response.text
+    assert service.client.get("/ui/queue", follow_redirects=False).status_code == 200

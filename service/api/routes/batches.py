@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +21,7 @@ from service.schemas import ProposalId
 from service.workbook import write_workbook
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
+COPY_CHUNK = 2**20
 MAX_NAME = 255  # characters of an uploaded file's name, as most file systems allow
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -56,10 +58,14 @@ def create(
     if any(len(f) > 200 for f in fields):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "列名不能超过 200 个字符")
     columns = ColumnMap(id=id_field, title=title_field or ["title"], body=body_field or ["body"])
-    data = file.file.read()
-    header = _check_header(name, data, columns, sheet, state.settings.read_limits)
-    job = batches.upload_job(session, name, data, columns, sheet, header, caller.name)
-    store.audit(session, caller.actor, "batch.upload", {"batch": job.id, "file": name, "bytes": len(data)})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{Path(name).suffix.lower()}"  # not the user's name: it may be too long
+        with path.open("wb") as fh:
+            shutil.copyfileobj(file.file, fh, COPY_CHUNK)  # never the whole file in memory
+        header = _check_header(name, path, columns, sheet, state.settings.read_limits)
+        job = batches.upload_job(session, name, path, columns, sheet, header, caller.name)
+        size = path.stat().st_size
+    store.audit(session, caller.actor, "batch.upload", {"batch": job.id, "file": name, "bytes": size})
     state.batch_worker.submit(job.id)
     return batches.progress(session, job)
 
@@ -76,19 +82,16 @@ def _file_name(given: str | None) -> str:
     return name
 
 
-def _check_header(name: str, data: bytes, columns: ColumnMap, sheet: str | None, limits: ReadLimits) -> list[str]:
+def _check_header(name: str, path: Path, columns: ColumnMap, sheet: str | None, limits: ReadLimits) -> list[str]:
     """Read the header and first row only: an empty file, a wrong sheet, a misnamed column or a file past
     a reading limit (a zip bomb) is a 422 now, while the rows themselves are read in the background. A
     JSONL file names its fields row by row, so its columns are checked when it is read."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{Path(name).suffix.lower()}"
-        path.write_bytes(data)
-        try:
-            preview = read_table(path, sheet, max_rows=1, limits=limits)
-            if path.suffix.lower() != ".jsonl":
-                require_columns(preview, columns)
-        except DataError as exc:  # name the file as the user knows it, not our temporary copy
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace(str(path), name)) from exc
+    try:
+        preview = read_table(path, sheet, max_rows=1, limits=limits)
+        if path.suffix.lower() != ".jsonl":
+            require_columns(preview, columns)
+    except DataError as exc:  # name the file as the user knows it, not our temporary copy
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace(str(path), name)) from exc
     return preview.columns
 
 
