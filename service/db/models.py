@@ -163,13 +163,21 @@ class BatchJob(Base):
 
 
 class BatchUpload(Base):
-    """An uploaded file waiting to be read: kept until its rows are stored, so a restart can read it again."""
+    """An uploaded file waiting to be read: kept until its rows are stored, so a restart can read it again.
+    Its bytes are in `BatchUploadPart`s, so that no step holds the whole file in memory."""
 
     __tablename__ = "batch_uploads"
 
     job_id: Mapped[int] = mapped_column(BigInt, ForeignKey("batch_jobs.id"), primary_key=True)
     columns: Mapped[dict[str, Any]] = mapped_column(default=dict)
     sheet: Mapped[str | None] = mapped_column(String(200))
+
+
+class BatchUploadPart(Base):
+    __tablename__ = "batch_upload_parts"
+
+    job_id: Mapped[int] = mapped_column(BigInt, ForeignKey("batch_jobs.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 

@@ -243,7 +243,7 @@ def decide(
         decision = _decision(
             action, lead_department, co_departments, topic, reason, version, store.model_answer(record)
         )
-        store.decide(session, proposal_id, decision, user.name, state.catalogue)
+        store.decide(session, proposal_id, decision, store.Actor(user.name, user.key_id), state.catalogue)
     except ValidationError as exc:
         message = "；".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         return _detail(request, state, session, user, proposal_id, message, status.HTTP_422_UNPROCESSABLE_CONTENT)

@@ -25,9 +25,9 @@ def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         upgrade(engine)  # idempotent: a restarted service upgrades again
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0006"
         tables = {"proposals", "reviews", "audit_log", "api_keys", "batch_jobs", "batch_rows", "batch_uploads"}
-        tables |= {"web_sessions"}
+        tables |= {"web_sessions", "batch_upload_parts"}
         assert tables <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             drift = compare_metadata(MigrationContext.configure(connection), Base.metadata)
