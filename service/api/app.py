@@ -78,7 +78,7 @@ class BodyLimit:
             await self._refuse(send, limit)
 
     async def _refuse(self, send: Send, limit: int) -> None:
-        detail = {"detail": f"request body larger than {limit} bytes"}
+        detail = {"detail": f"请求体超过 {limit:,} 字节的上限"}
         response = JSONResponse(detail, status.HTTP_413_CONTENT_TOO_LARGE)
         await response({"type": "http"}, _no_receive, send)
 
@@ -230,6 +230,6 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
     @app.exception_handler(OperationalError)
     async def database_down(_: Request, exc: OperationalError) -> JSONResponse:
         log.error("database error: %s", exc)
-        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable; try again")
+        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "数据库暂时不可用，请稍后重试")
 
     return app

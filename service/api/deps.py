@@ -62,16 +62,18 @@ def require(role: Role) -> Callable[..., Caller]:
         if not key:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
-                "an API key is required (header X-API-Key or Authorization: Bearer)",
+                "需要 API 密钥（请求头 X-API-Key 或 Authorization: Bearer）",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         record = store.authenticate(session, key)
         if record is None:
             raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+                status.HTTP_401_UNAUTHORIZED, "API 密钥无效或已被吊销", headers={"WWW-Authenticate": "Bearer"}
             )
         if not allows(record.role, role):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {record.role!r} may not do this; it needs {role!r}")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"该密钥的角色（{record.role}）无权执行此操作，需要 {role} 或以上"
+            )
         return Caller(name=record.name, role=record.role, key_id=record.id)
 
     return check

@@ -82,7 +82,7 @@ def test_malformed_json_and_oversized_bodies(service: Service) -> None:
     not_utf8 = service.client.post("/v1/proposals", content='{"body": "正文"}'.encode("gbk"), headers=headers)
     assert not_utf8.status_code in (400, 422)
     huge = service.client.post("/v1/proposals", content=b"x" * 5_000_000, headers=headers)
-    assert huge.status_code == 413 and "bytes" in huge.json()["detail"]
+    assert huge.status_code == 413 and "字节的上限" in huge.json()["detail"]
 
 
 def test_small_body_limit_is_configurable(database_url: str, demo_bundle: Path) -> None:
