@@ -343,7 +343,7 @@ def cancel(session: Session, job: BatchJob, actor: store.Acting) -> None:
     """Stop a job that has not finished: a reading job is not routed, a running one stops after the chunk
     in hand. Rows already routed stay routed: they are proposals in the store like any other."""
     if job.status not in UNFINISHED:
-        raise store.Conflict(f"批处理任务 {job.id} 已{STATUS_NAMES[JobStatus(job.status)]}，不能取消")
+        raise store.Conflict(f"批处理任务 {job.id} {STATUS_NAMES[JobStatus(job.status)]}，不能再取消")
     unfinished = (BatchJob.id == job.id) & BatchJob.status.in_(UNFINISHED)
     session.execute(update(BatchJob).where(unfinished).values(status=JobStatus.CANCELLED, finished_at=now()))
     session.add(store.audit_event(actor, "batch.cancel", None, {"batch": job.id}))
@@ -355,9 +355,9 @@ STATUS_NAMES = {
     JobStatus.READING: "读取中",
     JobStatus.QUEUED: "排队中",
     JobStatus.RUNNING: "路由中",
-    JobStatus.DONE: "完成",
-    JobStatus.FAILED: "失败",
-    JobStatus.CANCELLED: "取消",
+    JobStatus.DONE: "已完成",
+    JobStatus.FAILED: "已失败",
+    JobStatus.CANCELLED: "已取消",
 }
 
 
