@@ -1,10 +1,10 @@
 """Load on the routing service: concurrent clients submitting proposals over loopback for a fixed time.
 
-Starts `proposal-router serve` as its own process on a fresh SQLite file with the bundle's int8 encoder (the
-default demo bundle, on me5-small-zh, is trained and exported when no `--bundle` is given), then runs `--clients` concurrent
-clients for `--seconds`, each posting one proposal at a time (demo proposals and real citizen messages,
-short and long) and waiting for the answer. Traffic goes to 127.0.0.1 only; the loop is bounded in time
-and count.
+Starts `proposal-router serve` as its own process on a fresh SQLite file with the bundle's int8 encoder
+(the default demo bundle, on me5-small-zh, is trained and exported when no `--bundle` is given), then
+runs `--clients` concurrent clients for `--seconds`, each posting one proposal at a time (demo
+proposals and real citizen messages, short and long) and waiting for the answer. Traffic goes to
+127.0.0.1 only; the loop is bounded in time and count.
 
     python benchmarks/load.py                                       # 16 clients, 60 s, me5-small-zh int8
     python benchmarks/load.py --bundle runs/demo/model --clients 4 --seconds 20
