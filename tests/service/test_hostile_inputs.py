@@ -161,3 +161,11 @@ def _stored_job(session: Any, path: Path) -> BatchJob:
     table = read_table(path)
     rows, issues = read_proposals(table, columns)
     return batches.create_job(session, path.name, "test", table, rows, issues, columns, "tester")
+
+
+def test_a_key_name_the_database_cannot_hold_is_cleaned_or_refused(service: Service) -> None:
+    admin = {**service.headers("admin"), "Content-Type": "application/json"}
+    surrogate = service.client.post("/v1/keys", content='{"name": "\\ud800x", "role": "screener"}', headers=admin)
+    assert surrogate.status_code == 422
+    nul = service.client.post("/v1/keys", json={"name": "督查室\x00王科长", "role": "screener"}, headers=admin)
+    assert nul.status_code == 201 and nul.json()["name"] == "督查室王科长", nul.text

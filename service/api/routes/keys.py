@@ -8,14 +8,14 @@ from pydantic import BaseModel, Field
 from service import store
 from service.api.deps import DB, Admin
 from service.db.models import ApiKey
-from service.schemas import KeyOut
+from service.schemas import KeyOut, Text
 from service.security import Role
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
 
 class KeyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100, examples=["督查室 王科长"])
+    name: Text = Field(min_length=1, max_length=100, examples=["督查室 王科长"])
     role: Role
 
 
