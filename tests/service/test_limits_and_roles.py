@@ -22,7 +22,7 @@ def test_health_needs_no_key_everything_else_does(service: Service) -> None:
     for path in ("/v1/proposals", "/v1/review", "/v1/model", "/metrics", "/v1/export/training-data", "/v1/keys"):
         response = client.get(path)
         assert response.status_code == 401, path
-        assert "API key" in response.json()["detail"]
+        assert "API 密钥" in response.json()["detail"]
     assert client.get("/v1/proposals", headers={"X-API-Key": "pr_not-a-key"}).status_code == 401
 
 
