@@ -196,10 +196,11 @@ def _depth(value: Any) -> int:
 
 def _json_record(line: str, limits: ReadLimits) -> dict[str, Any]:
     """One line as a record of cleaned cells; ValueError with the reason a person can act on."""
+    too_deep = f"JSON 嵌套超过 {limits.max_json_depth} 层（PROPOSAL_ROUTER_MAX_JSON_DEPTH）"
     try:
         record = json.loads(line)
     except RecursionError:
-        raise ValueError(f"JSON 嵌套超过 {limits.max_json_depth} 层（PROPOSAL_ROUTER_MAX_JSON_DEPTH）") from None
+        raise ValueError(too_deep) from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"不是有效的 JSON：第 {exc.colno} 个字符处格式错误") from None
     except ValueError:  # an integer of more than 4,300 digits
@@ -207,7 +208,7 @@ def _json_record(line: str, limits: ReadLimits) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise ValueError("每一行必须是一个 JSON 对象（{…}）")
     if _depth(record) > limits.max_json_depth:
-        raise ValueError(f"JSON 嵌套超过 {limits.max_json_depth} 层（PROPOSAL_ROUTER_MAX_JSON_DEPTH）")
+        raise ValueError(too_deep)
     if len(record) > limits.max_columns:
         raise ValueError(f"字段超过 {limits.max_columns:,} 个（PROPOSAL_ROUTER_MAX_COLUMNS）")
     return {clean_text(str(k)).strip(): _cell_text(v) for k, v in record.items()}

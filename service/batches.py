@@ -291,11 +291,15 @@ def run_job(
         job = session.get(BatchJob, job_id)
         if job is None:
             raise store.NotFound(f"no batch job {job_id}")
-        if job.status in (JobStatus.DONE, JobStatus.CANCELLED):
-            return
-        job.status, job.started_at, job.error = JobStatus.RUNNING, job.started_at or now(), None
-        deadline = job.started_at + budget if budget is not None else None
+        started = job.started_at or now()
+        startable = (BatchJob.id == job_id) & BatchJob.status.not_in((JobStatus.DONE, JobStatus.CANCELLED))
+        begun = session.execute(  # conditional, so that a cancel arriving meanwhile is not overwritten
+            update(BatchJob).where(startable).values(status=JobStatus.RUNNING, started_at=started, error=None)
+        )
         session.commit()
+        if not getattr(begun, "rowcount", 0):
+            return
+        deadline = started + budget if budget is not None else None
     try:
         with sessions() as session:
             linked = _link_known(session, job_id)
