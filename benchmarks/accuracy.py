@@ -34,15 +34,15 @@ sys.path.insert(0, str(REPO))
 
 from readme_section import write_section  # noqa: E402
 
-from model.calibration import softmax  # noqa: E402
-from model.records import ColumnMap  # noqa: E402
-from model.router import Router  # noqa: E402
-from model.taxonomy import load_taxonomy  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.data import Example, LabelledData, load_labelled  # noqa: E402
-from training.evaluate import Evaluation, compute_metrics  # noqa: E402
-from training.pipeline import train_bundle  # noqa: E402
-from training.splits import stratified_split  # noqa: E402
+from proposal_router.model.calibration import softmax  # noqa: E402
+from proposal_router.model.records import ColumnMap  # noqa: E402
+from proposal_router.model.router import Router  # noqa: E402
+from proposal_router.model.taxonomy import load_taxonomy  # noqa: E402
+from proposal_router.training.config import TrainConfig  # noqa: E402
+from proposal_router.training.data import Example, LabelledData, load_labelled  # noqa: E402
+from proposal_router.training.evaluate import Evaluation, compute_metrics  # noqa: E402
+from proposal_router.training.pipeline import train_bundle  # noqa: E402
+from proposal_router.training.splits import stratified_split  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "accuracy.jsonl"
 _SEGMENT_SPACE = re.compile(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])")

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "bad_input.json"
 HEADER = ["编号", "提案标题", "提案内容"]
 COLUMNS = ["--id-field", "编号", "--title-field", "提案标题", "--body-field", "提案内容"]
-CLI = [sys.executable, "-m", "service.cli"]
+CLI = [sys.executable, "-m", "proposal_router.service.cli"]
 
 
 def _demo() -> list[list[str]]:
@@ -142,9 +142,9 @@ def upload_case(bundle: Path, work: Path) -> dict[str, Any]:
     """POST the 100,000-row file: the answer comes after the header check; the rows are read in the background."""
     from fastapi.testclient import TestClient
 
-    from service import store
-    from service.api.app import create_app
-    from service.config import Settings
+    from proposal_router.service import store
+    from proposal_router.service.api.app import create_app
+    from proposal_router.service.config import Settings
 
     case = work / "upload"
     case.mkdir(exist_ok=True)

@@ -85,7 +85,16 @@ def _tree_pss(process: psutil.Process) -> int:
 
 
 def run(bundle: Path, intake: Path, out: Path, engine: str, flags: list[str]) -> dict[str, Any]:
-    command = [sys.executable, "-m", "service.cli", "route", "--model", str(bundle), "--input", str(intake)]
+    command = [
+        sys.executable,
+        "-m",
+        "proposal_router.service.cli",
+        "route",
+        "--model",
+        str(bundle),
+        "--input",
+        str(intake),
+    ]
     command += ["--output", str(out), "--id-field", "编号", "--title-field", "提案标题", "--body-field", "提案内容"]
     command += ["--engine", engine, *flags]
     began = time.monotonic()

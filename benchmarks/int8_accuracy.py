@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import REPO, load_dataset
 from readme_section import write_section
 
-from model.router import Router
-from training.config import TrainConfig
-from training.export import export_bundle
-from training.pipeline import train_bundle
+from proposal_router.model.router import Router
+from proposal_router.training.config import TrainConfig
+from proposal_router.training.export import export_bundle
+from proposal_router.training.pipeline import train_bundle
 
 RESULTS = REPO / "benchmarks" / "results" / "int8_accuracy.json"
 

@@ -21,10 +21,10 @@ import numpy as np
 from accuracy import REPO, examples_from, labelled, read_rows, scores
 from readme_section import write_section
 
-from model.calibration import softmax
-from model.router import Router
-from training.pipeline import TrainConfig, train_bundle
-from training.splits import stratified_split
+from proposal_router.model.calibration import softmax
+from proposal_router.model.router import Router
+from proposal_router.training.pipeline import TrainConfig, train_bundle
+from proposal_router.training.splits import stratified_split
 
 RESULTS = REPO / "benchmarks" / "results" / "long_text.jsonl"
 

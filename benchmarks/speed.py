@@ -32,7 +32,7 @@ from readme_section import write_section
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from model.encoder import default_threads  # noqa: E402
+from proposal_router.model.encoder import default_threads  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "speed.json"
 SINGLE_CALLS = 200
@@ -127,8 +127,8 @@ def worker(method: str, bundle: Path, texts_file: Path, threads: int) -> dict[st
             lambda ts: classify(ts, batch_size=16, truncation=True, max_length=limit),
         )
     else:
-        from model.router import Router
-        from model.schemas import Proposal
+        from proposal_router.model.router import Router
+        from proposal_router.model.schemas import Proposal
 
         encoder = "encoder.onnx" if method == "onnx-fp32" else "encoder.int8.onnx"
         router = Router(bundle, threads=threads, encoder_file=encoder)
@@ -152,12 +152,12 @@ def worker(method: str, bundle: Path, texts_file: Path, threads: int) -> dict[st
 
 
 def prepare_bundle(model: str, shared: Path, out: Path) -> Path:
-    from model.records import ColumnMap
-    from model.taxonomy import load_taxonomy
-    from training.config import TrainConfig
-    from training.data import load_labelled
-    from training.export import export_bundle
-    from training.pipeline import train_bundle
+    from proposal_router.model.records import ColumnMap
+    from proposal_router.model.taxonomy import load_taxonomy
+    from proposal_router.training.config import TrainConfig
+    from proposal_router.training.data import load_labelled
+    from proposal_router.training.export import export_bundle
+    from proposal_router.training.pipeline import train_bundle
 
     taxonomy = load_taxonomy(REPO / "data" / "taxonomy.yaml")
     data = load_labelled(REPO / "data" / "demo" / "train.csv", ColumnMap(), taxonomy)
@@ -168,10 +168,10 @@ def prepare_bundle(model: str, shared: Path, out: Path) -> Path:
 
 
 def int8_accuracy_change(bundle: Path) -> dict[str, float]:
-    from model.records import ColumnMap
-    from model.router import Router
-    from model.taxonomy import load_taxonomy
-    from training.data import load_labelled
+    from proposal_router.model.records import ColumnMap
+    from proposal_router.model.router import Router
+    from proposal_router.model.taxonomy import load_taxonomy
+    from proposal_router.training.data import load_labelled
 
     taxonomy = load_taxonomy(REPO / "data" / "taxonomy.yaml")
     held = load_labelled(REPO / "data" / "demo" / "intake_labelled.csv", ColumnMap(), taxonomy).examples

@@ -1,9 +1,9 @@
 """Torch-free inference for proposal-router: load a bundle, predict, apply the routing policy."""
 
-from model.errors import BundleError, DataError, RowIssue
-from model.router import Router
-from model.schemas import Candidate, Decision, Proposal, RoutingResult
-from model.taxonomy import Taxonomy, load_taxonomy
+from proposal_router.model.errors import BundleError, DataError, RowIssue
+from proposal_router.model.router import Router
+from proposal_router.model.schemas import Candidate, Decision, Proposal, RoutingResult
+from proposal_router.model.taxonomy import Taxonomy, load_taxonomy
 
 __all__ = [
     "BundleError",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.calibration import Array
+from proposal_router.model.calibration import Array
 
 CASES_FILE = "cases.npz"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model.calibration import Array
-from model.errors import BundleError
-from model.text import Windows, WindowTokenizer
+from proposal_router.model.calibration import Array
+from proposal_router.model.errors import BundleError
+from proposal_router.model.text import Windows, WindowTokenizer
 
 
 def default_threads() -> int:

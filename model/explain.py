@@ -12,7 +12,7 @@ import re
 import numpy as np
 from pydantic import BaseModel
 
-from model.router import Router
+from proposal_router.model.router import Router
 
 PUNCTUATION = "，。；：！？、,.;:!?（）()“”\"' \n"
 CLAUSE = re.compile(r"[^，。；！？、,.;!?\n]+")

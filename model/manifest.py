@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from model.errors import BundleError
-from model.text import TextConfig
+from proposal_router.model.errors import BundleError
+from proposal_router.model.text import TextConfig
 
 SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"

@@ -7,11 +7,12 @@ several: the stacker learns out of fold how much a mention is worth for the lead
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from model.calibration import Array
+from proposal_router.model.calibration import Array
 
 MENTIONS_FILE = "mentions.json"
 
@@ -19,11 +20,11 @@ MENTIONS_FILE = "mentions.json"
 class MentionScorer:
     """1 where a department's name or one of its aliases occurs in the text, else 0, per head's labels."""
 
-    def __init__(self, names: dict[str, list[str]], heads: dict[str, list[str]]) -> None:
+    def __init__(self, names: Mapping[str, list[str]], heads: Mapping[str, list[str]]) -> None:
         self.names = {
             dept: sorted({n for n in spellings if n}, key=len, reverse=True) for dept, spellings in names.items()
         }
-        self.heads = heads
+        self.heads = dict(heads)
 
     @classmethod
     def load(cls, directory: Path) -> MentionScorer:

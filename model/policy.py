@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from model.manifest import RoutingSettings
-from model.schemas import Candidate, ReviewReason
+from proposal_router.model.manifest import RoutingSettings
+from proposal_router.model.schemas import Candidate, ReviewReason
 
 
 def review_reason(settings: RoutingSettings, text: str, candidates: list[Candidate]) -> ReviewReason | None:

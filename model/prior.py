@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.calibration import Array
+from proposal_router.model.calibration import Array
 
 PRIOR_FILE = "prior.npz"
 _EPS = 1e-6

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from model.calibration import Array, sigmoid, softmax
-from model.cases import CaseScorer
-from model.encoder import DocumentEmbedder, TransformerScorer
-from model.errors import BundleError
-from model.manifest import ENCODER_FILES, BundleManifest, HeadName, HeadSpec, Precision, load_manifest
-from model.mentions import MentionScorer
-from model.policy import review_reason
-from model.prior import LeadPrior
-from model.schemas import Candidate, Proposal, RoutingResult
-from model.text import WindowTokenizer
-from model.tfidf import TfidfScorer
+from proposal_router.model.calibration import Array, sigmoid, softmax
+from proposal_router.model.cases import CaseScorer
+from proposal_router.model.encoder import DocumentEmbedder, TransformerScorer
+from proposal_router.model.errors import BundleError
+from proposal_router.model.manifest import ENCODER_FILES, BundleManifest, HeadName, HeadSpec, Precision, load_manifest
+from proposal_router.model.mentions import MentionScorer
+from proposal_router.model.policy import review_reason
+from proposal_router.model.prior import LeadPrior
+from proposal_router.model.schemas import Candidate, Proposal, RoutingResult
+from proposal_router.model.text import WindowTokenizer
+from proposal_router.model.tfidf import TfidfScorer
 
 
 def combine(head: HeadSpec, component_logits: dict[str, dict[str, Array]], name: str) -> Array:

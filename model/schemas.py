@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from model.text import compose
+from proposal_router.model.text import compose
 
 Decision = Literal["auto", "review"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from model.errors import DataError, RowIssue
+from proposal_router.model.errors import DataError, RowIssue
 
 
 class Topic(BaseModel):

@@ -24,16 +24,16 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from model.errors import DataError, RowIssue
-from model.records import ColumnMap, ProposalRow, stream_proposals
-from model.schemas import Proposal, RoutingResult
-from model.tables import ReadLimits, Table, stream_table
-from service import store
-from service.api.convert import routing_of
-from service.db.models import BatchJob, BatchRow, BatchUpload, BatchUploadPart, ProposalRecord, now
-from service.engine import BatchEngine, Keyed, Routed
-from service.schemas import ProposalIn
-from service.workbook import RoutedRow
+from proposal_router.model.errors import DataError, RowIssue
+from proposal_router.model.records import ColumnMap, ProposalRow, stream_proposals
+from proposal_router.model.schemas import Proposal, RoutingResult
+from proposal_router.model.tables import ReadLimits, Table, stream_table
+from proposal_router.service import store
+from proposal_router.service.api.convert import routing_of
+from proposal_router.service.db.models import BatchJob, BatchRow, BatchUpload, BatchUploadPart, ProposalRecord, now
+from proposal_router.service.engine import BatchEngine, Keyed, Routed
+from proposal_router.service.schemas import ProposalIn
+from proposal_router.service.workbook import RoutedRow
 
 log = logging.getLogger("proposal_router.batches")
 MAX_EXTERNAL_ID = 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
-from model.taxonomy import Taxonomy
+from proposal_router.model.taxonomy import Taxonomy
 
 
 class UnknownName(ValueError):

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from model.errors import BundleError, DataError, RowIssue
-from model.records import ColumnMap
-from service.config import Settings
+from proposal_router.model.errors import BundleError, DataError, RowIssue
+from proposal_router.model.records import ColumnMap
+from proposal_router.service.config import Settings
 
 EXIT_BAD_INPUT = 2
 
@@ -51,22 +51,22 @@ def _report(issues: Sequence[RowIssue], limit: int = 20) -> None:
 
 
 def _taxonomy(args: argparse.Namespace, settings: Settings) -> Any:
-    from model.taxonomy import load_taxonomy
+    from proposal_router.model.taxonomy import load_taxonomy
 
     path = settings.taxonomy_path(args.taxonomy)
     return load_taxonomy(path) if path is not None else None
 
 
 def _router(args: argparse.Namespace, settings: Settings) -> Any:
-    from model.router import Router
+    from proposal_router.model.router import Router
 
     return Router(args.model, threads=args.threads or settings.threads, precision=args.encoder)
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> None:
-    from training.config import TrainConfig
-    from training.data import load_labelled
-    from training.pipeline import train_bundle
+    from proposal_router.training.config import TrainConfig
+    from proposal_router.training.data import load_labelled
+    from proposal_router.training.pipeline import train_bundle
 
     taxonomy = _taxonomy(args, settings)
     columns = _columns(args)
@@ -102,8 +102,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
-    from training.data import load_labelled
-    from training.evaluate import Evaluation, write_evaluation
+    from proposal_router.training.data import load_labelled
+    from proposal_router.training.evaluate import Evaluation, write_evaluation
 
     router = _router(args, settings)
     data = load_labelled(args.data, _columns(args), _taxonomy(args, settings), args.sheet)
@@ -122,10 +122,10 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _route(args: argparse.Namespace, settings: Settings) -> None:
-    from model.records import read_proposals
-    from model.tables import read_table
-    from service.engine import Keyed
-    from service.workbook import RoutedRow
+    from proposal_router.model.records import read_proposals
+    from proposal_router.model.tables import read_table
+    from proposal_router.service.engine import Keyed
+    from proposal_router.service.workbook import RoutedRow
 
     engine = _engine(args, settings)
     if args.job:
@@ -143,7 +143,7 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _engine(args: argparse.Namespace, settings: Settings) -> Any:
-    from service.engine import batch_engine
+    from proposal_router.service.engine import batch_engine
 
     return batch_engine(
         args.engine or settings.engine,
@@ -163,12 +163,12 @@ def _progress(total: int, done: int = 0) -> Any:
 
 def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> None:
     """`route --job`: the same routing, stored in the database as it goes, so a killed run resumes."""
-    from model.records import read_proposals
-    from model.tables import read_table
-    from service import batches
-    from service.db.engine import make_engine, session_factory
-    from service.db.migrate import upgrade
-    from service.db.models import BatchJob
+    from proposal_router.model.records import read_proposals
+    from proposal_router.model.tables import read_table
+    from proposal_router.service import batches
+    from proposal_router.service.db.engine import make_engine, session_factory
+    from proposal_router.service.db.migrate import upgrade
+    from proposal_router.service.db.models import BatchJob
 
     database = make_engine(args.db or settings.database_url)
     upgrade(database)
@@ -203,9 +203,9 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
 
 
 def _write_routed(args: argparse.Namespace, original: list[str], routed: list[Any], issues: Sequence[RowIssue]) -> None:
-    from model.tables import write_table
-    from service.output import RESULT_COLUMNS, result_row
-    from service.workbook import write_department_files, write_workbook
+    from proposal_router.model.tables import write_table
+    from proposal_router.service.output import RESULT_COLUMNS, result_row
+    from proposal_router.service.workbook import write_department_files, write_workbook
 
     output = Path(args.output)
     if output.suffix.lower() == ".xlsx":  # the office's workbook: Chinese columns, summary, rejected rows
@@ -230,7 +230,7 @@ def _write_routed(args: argparse.Namespace, original: list[str], routed: list[An
 
 
 def _predict(args: argparse.Namespace, settings: Settings) -> None:
-    from model.schemas import Proposal
+    from proposal_router.model.schemas import Proposal
 
     text = args.text if args.text is not None else sys.stdin.read()
     if not text.strip() and not (args.title or "").strip():
@@ -241,7 +241,7 @@ def _predict(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> None:
-    from training.export import export_bundle
+    from proposal_router.training.export import export_bundle
 
     manifest = export_bundle(
         Path(args.model), quantize=args.quantize == "int8", serve=args.serve, int8_bar=args.min_agreement
@@ -259,7 +259,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> None:
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    from service.api.app import create_app
+    from proposal_router.service.api.app import create_app
 
     overrides = {"model": args.model, "database_url": args.db, "encoder": args.encoder, "threads": args.threads}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -270,9 +270,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> None:
-    from service import store
-    from service.db.engine import make_engine, session_factory
-    from service.db.migrate import upgrade
+    from proposal_router.service import store
+    from proposal_router.service.db.engine import make_engine, session_factory
+    from proposal_router.service.db.migrate import upgrade
 
     engine = make_engine(args.db or settings.database_url)
     upgrade(engine)
@@ -294,8 +294,8 @@ def _keys(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> None:
-    from service.db.engine import make_engine
-    from service.db.migrate import current_revision, upgrade
+    from proposal_router.service.db.engine import make_engine
+    from proposal_router.service.db.migrate import current_revision, upgrade
 
     engine = make_engine(args.db or settings.database_url)
     upgrade(engine)
@@ -304,7 +304,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> None:
 
 def _train_default(name: str) -> Any:
     """The training defaults live in TrainConfig alone; the flags show them."""
-    from training.config import TrainConfig
+    from proposal_router.training.config import TrainConfig
 
     return TrainConfig.model_fields[name].get_default(call_default_factory=True)
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from platformdirs import user_data_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from model.manifest import Precision
-from model.tables import ReadLimits
+from proposal_router.model.manifest import Precision
+from proposal_router.model.tables import ReadLimits
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(user_data_dir("proposal-router", appauthor=False))
+
+
+def _default_database_url() -> str:
+    """A file in the user's data directory: never the directory a command happens to run in."""
+    return f"sqlite:///{DATA_DIR / 'proposal-router.db'}"
 
 
 class Settings(BaseSettings, ReadLimits):
@@ -29,7 +35,7 @@ class Settings(BaseSettings, ReadLimits):
 
     model: str | None = Field(default=None, description="bundle directory the service routes with")
     encoder: Precision | None = Field(default=None, description="exported encoder to serve: fp32 or int8")
-    database_url: str = "sqlite:///proposal-router.db"
+    database_url: str = Field(default_factory=_default_database_url, description="SQLite file or PostgreSQL URL")
     session_secret: str | None = Field(default=None, description="signs web log-in cookies; random if unset")
     secure_cookies: bool = False
     api_docs: bool = Field(default=False, description="serve /docs and /openapi.json, open to anyone")
@@ -46,11 +52,6 @@ class Settings(BaseSettings, ReadLimits):
         return ReadLimits.model_validate(self.model_dump(include=set(ReadLimits.model_fields)))
 
     def taxonomy_path(self, given: str | None) -> Path | None:
-        """`none` learns labels from the data; a relative default also resolves against the checkout."""
+        """`none` learns labels from the data; a relative path is read from the current directory."""
         value = given or self.taxonomy
-        if value.lower() == "none":
-            return None
-        path = Path(value)
-        if not path.exists() and not path.is_absolute() and (REPO_ROOT / path).exists():
-            return REPO_ROOT / path
-        return path
+        return None if value.lower() == "none" else Path(value)

@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple, Protocol
 
-from model.manifest import Precision
-from model.router import Router
-from model.schemas import Proposal, RoutingResult
+from proposal_router.model.manifest import Precision
+from proposal_router.model.router import Router
+from proposal_router.model.schemas import Proposal, RoutingResult
 
 EngineName = Literal["local", "ray"]
 
@@ -60,7 +60,7 @@ def batch_engine(
     address: str | None = None,
 ) -> BatchEngine:
     if name == "ray":
-        from service.ray_engine import RayEngine
+        from proposal_router.service.ray_engine import RayEngine
 
         return RayEngine(bundle, threads=threads, precision=precision, workers=workers, address=address)
     return LocalEngine(Router(bundle, threads=threads, precision=precision))

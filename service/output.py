@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from model.schemas import Candidate, RoutingResult
+from proposal_router.model.schemas import Candidate, RoutingResult
 
 RESULT_COLUMNS = [
     "route_topic",

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from model.manifest import MANIFEST, BundleManifest, Precision, load_manifest
-from model.router import Router
-from model.schemas import Proposal, RoutingResult
-from service.engine import Keyed, Routed
+from proposal_router.model.manifest import MANIFEST, BundleManifest, Precision, load_manifest
+from proposal_router.model.router import Router
+from proposal_router.model.schemas import Proposal, RoutingResult
+from proposal_router.service.engine import Keyed, Routed
 
 BATCH = 32  # proposals per model call on a worker; a proposal's routing does not depend on it
 

@@ -9,8 +9,8 @@ from fastapi import Path as PathParam
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
-from model.clean import clean_text
-from model.schemas import Candidate, Decision, ReviewReason
+from proposal_router.model.clean import clean_text
+from proposal_router.model.schemas import Candidate, Decision, ReviewReason
 
 Status = Literal["auto", "pending", "reviewed", "rejected"]
 INT64_MAX = 2**63 - 1  # the database's integer range: a larger number would overflow there, not be refused

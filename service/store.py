@@ -15,12 +15,12 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from model.router import Router
-from model.schemas import Proposal, RoutingResult
-from service.catalogue import Catalogue
-from service.db.models import ApiKey, AuditEvent, ProposalRecord, ReviewRecord, now
-from service.schemas import ProposalIn, ReviewIn
-from service.security import Role, hash_key, new_key, shown_prefix
+from proposal_router.model.router import Router
+from proposal_router.model.schemas import Proposal, RoutingResult
+from proposal_router.service.catalogue import Catalogue
+from proposal_router.service.db.models import ApiKey, AuditEvent, ProposalRecord, ReviewRecord, now
+from proposal_router.service.schemas import ProposalIn, ReviewIn
+from proposal_router.service.security import Role, hash_key, new_key, shown_prefix
 
 
 class NotFound(LookupError):

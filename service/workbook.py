@@ -18,10 +18,10 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
-from model.cells import xlsx_row
-from model.errors import RowIssue
-from model.schemas import RoutingResult
-from service.labels import DECISIONS, REASONS
+from proposal_router.model.cells import xlsx_row
+from proposal_router.model.errors import RowIssue
+from proposal_router.model.schemas import RoutingResult
+from proposal_router.service.labels import DECISIONS, REASONS
 
 RESULT_HEADERS = ["建议主办单位", "建议协办单位", "主题", "置信度", "处理方式", "复核原因", "候选单位(前三)"]
 UNSAFE_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\s]+')

@@ -106,10 +106,10 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_bundle(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A transformer bundle on the tiny BERT, exported to ONNX: the whole runtime path in seconds."""
     work = tmp_path_factory.mktemp("bundle")
-    from model.records import ColumnMap
-    from training.config import TrainConfig
-    from training.data import load_labelled
-    from training.pipeline import train_bundle
+    from proposal_router.model.records import ColumnMap
+    from proposal_router.training.config import TrainConfig
+    from proposal_router.training.data import load_labelled
+    from proposal_router.training.pipeline import train_bundle
 
     data = load_labelled(write_csv(work / "train.csv", make_rows(25)), ColumnMap(), None)
     config = TrainConfig(
@@ -124,7 +124,7 @@ def int8_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """The tiny bundle with an int8 encoder too (parity not gated: the random BERT is not what is tested)."""
     import shutil
 
-    from service.cli import main
+    from proposal_router.service.cli import main
 
     bundle = tmp_path_factory.mktemp("int8") / "bundle"
     shutil.copytree(tiny_bundle, bundle)

@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.calibration import softmax
-from training.calibrate import auto_threshold, best_co_threshold, wilson_lower
-from training.splits import stratified_split
-from training.stacking import fit_sigmoid, fit_softmax
+from proposal_router.model.calibration import softmax
+from proposal_router.training.calibrate import auto_threshold, best_co_threshold, wilson_lower
+from proposal_router.training.splits import stratified_split
+from proposal_router.training.stacking import fit_sigmoid, fit_softmax
 
 
 def test_stacker_recovers_the_temperature_and_drops_a_useless_component() -> None:

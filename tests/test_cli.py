@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from model.tables import read_table
-from service import workbook
-from service.cli import main
+from proposal_router.model.tables import read_table
+from proposal_router.service import workbook
+from proposal_router.service.cli import main
 from tests.conftest import make_rows, write_csv
 
 

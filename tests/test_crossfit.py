@@ -8,19 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.cases import CaseScorer, top_k_similarity
-from model.manifest import load_manifest
-from model.mentions import MentionScorer
-from model.records import ColumnMap
-from model.router import Router
-from model.schemas import Proposal
-from model.taxonomy import load_taxonomy
-from model.text import view
-from service.cli import main
+from proposal_router.model.cases import CaseScorer, top_k_similarity
+from proposal_router.model.manifest import load_manifest
+from proposal_router.model.mentions import MentionScorer
+from proposal_router.model.records import ColumnMap
+from proposal_router.model.router import Router
+from proposal_router.model.schemas import Proposal
+from proposal_router.model.taxonomy import load_taxonomy
+from proposal_router.model.text import view
+from proposal_router.service.cli import main
+from proposal_router.training.components import Corpus, fit_prior
+from proposal_router.training.crossfit import cross_fit, fold_indices
+from proposal_router.training.data import Example, load_labelled
 from tests.conftest import REPO, make_rows, write_csv
-from training.components import Corpus, fit_prior
-from training.crossfit import cross_fit, fold_indices
-from training.data import Example, load_labelled
 
 
 def test_folds_are_stratified_disjoint_and_reproducible() -> None:

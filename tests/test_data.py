@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from model.errors import DataError
-from model.records import ColumnMap
-from model.taxonomy import Taxonomy, load_taxonomy
+from proposal_router.model.errors import DataError
+from proposal_router.model.records import ColumnMap
+from proposal_router.model.taxonomy import Taxonomy, load_taxonomy
+from proposal_router.training.data import duty_examples, load_labelled
 from tests.conftest import write_csv
-from training.data import duty_examples, load_labelled
 
 TAXONOMY = Path(__file__).resolve().parents[1] / "data" / "taxonomy.yaml"
 

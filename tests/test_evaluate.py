@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.manifest import RoutingSettings
-from training import evaluate
-from training.data import Example
-from training.evaluate import Evaluation, compute_metrics, write_evaluation
+from proposal_router.model.manifest import RoutingSettings
+from proposal_router.training import evaluate
+from proposal_router.training.data import Example
+from proposal_router.training.evaluate import Evaluation, compute_metrics, write_evaluation
 
 EDU, HEALTH, TRAFFIC, POLICE = "教育局", "卫健委", "交通局", "公安局"
 LEADS = [EDU, HEALTH, TRAFFIC, POLICE]

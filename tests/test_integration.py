@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from model.manifest import load_manifest
-from model.tables import read_table, write_table
-from service.cli import main
+from proposal_router.model.manifest import load_manifest
+from proposal_router.model.tables import read_table, write_table
+from proposal_router.service.cli import main
 from tests.conftest import OFFICE_COLUMNS, REPO, require_shared_model
 
 pytestmark = pytest.mark.integration

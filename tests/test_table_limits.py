@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from model.errors import DataError
-from model.tables import ReadLimits, read_table
+from proposal_router.model.errors import DataError
+from proposal_router.model.tables import ReadLimits, read_table
 from tests import attacks
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from model.errors import DataError
-from model.taxonomy import Resolver, Taxonomy, load_taxonomy
+from proposal_router.model.errors import DataError
+from proposal_router.model.taxonomy import Resolver, Taxonomy, load_taxonomy
 
 REPO_TAXONOMY = Path(__file__).resolve().parents[1] / "data" / "taxonomy.yaml"
 

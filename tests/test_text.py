@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.text import TextConfig, compose, split_windows
+from proposal_router.model.text import TextConfig, compose, split_windows
 
 CFG = {"max_length": 10, "max_chunks": 3, "cls_id": 100, "sep_id": 101, "pad_id": 0}
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.records import ColumnMap
-from model.tfidf import TfidfScorer, char_ngrams
-from training.baseline import BaselineModel
-from training.data import load_labelled
+from proposal_router.model.records import ColumnMap
+from proposal_router.model.tfidf import TfidfScorer, char_ngrams
+from proposal_router.training.baseline import BaselineModel
+from proposal_router.training.data import load_labelled
 
 
 def test_char_ngrams_fold_case_and_whitespace() -> None:

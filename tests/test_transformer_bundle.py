@@ -11,18 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.encoder import DocumentEmbedder, TransformerScorer
-from model.errors import BundleError
-from model.manifest import load_manifest
-from model.records import ColumnMap
-from model.router import Router
-from model.schemas import Proposal
-from model.text import TextConfig, WindowTokenizer, special_ids
-from service.cli import main
+from proposal_router.model.encoder import DocumentEmbedder, TransformerScorer
+from proposal_router.model.errors import BundleError
+from proposal_router.model.manifest import load_manifest
+from proposal_router.model.records import ColumnMap
+from proposal_router.model.router import Router
+from proposal_router.model.schemas import Proposal
+from proposal_router.model.text import TextConfig, WindowTokenizer, special_ids
+from proposal_router.service.cli import main
+from proposal_router.training.data import load_labelled
+from proposal_router.training.export import write_onnx
+from proposal_router.training.transformer import FrozenEncoder, document_vectors
 from tests.conftest import make_rows, write_csv
-from training.data import load_labelled
-from training.export import write_onnx
-from training.transformer import FrozenEncoder, document_vectors
 
 
 def test_bundle_is_complete_and_described(tiny_bundle: Path) -> None:
@@ -82,7 +82,7 @@ def test_onnx_matches_torch(tiny_bert: Path, tmp_path: Path) -> None:
 def test_serving_never_imports_torch(tiny_bundle: Path) -> None:
     code = (
         "import sys\n"
-        "from model import Router, Proposal\n"
+        "from proposal_router.model import Router, Proposal\n"
         f"r = Router({str(tiny_bundle)!r}, threads=1)\n"
         "r.route([Proposal(title='关于公交线路的提案', body='增加公交线路')])\n"
         "loaded = [m for m in ('torch', 'transformers', 'sklearn') if m in sys.modules]\n"
@@ -175,7 +175,7 @@ def test_length_sorted_batching_does_not_change_results(tiny_bundle: Path) -> No
 def test_onnx_of_another_model_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
     from transformers import BertConfig, BertModel
 
-    from model.manifest import write_manifest
+    from proposal_router.model.manifest import write_manifest
 
     bundle = _copy(tiny_bundle, tmp_path)
     other = tmp_path / "other"

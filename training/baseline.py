@@ -12,9 +12,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from model.calibration import Array
-from model.tfidf import char_ngrams
-from training.data import Example
+from proposal_router.model.calibration import Array
+from proposal_router.model.tfidf import char_ngrams
+from proposal_router.training.data import Example
 
 MISSING_INTERCEPT = -10.0
 
@@ -83,4 +83,4 @@ class BaselineModel:
         for head, (coef, intercept) in self.weights.items():
             arrays[f"coef_{head}"] = coef.astype(np.float32)
             arrays[f"intercept_{head}"] = intercept
-        np.savez_compressed(directory / "weights.npz", **arrays)
+        np.savez_compressed(directory / "weights.npz", allow_pickle=False, **arrays)

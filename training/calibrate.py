@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.calibration import Array
-from model.router import suggest_co
+from proposal_router.model.calibration import Array
+from proposal_router.model.router import suggest_co
 
 
 def wilson_lower(hits: np.ndarray, counts: np.ndarray, z: float = 1.645) -> np.ndarray:

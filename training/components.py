@@ -15,12 +15,12 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from model.calibration import Array
-from model.cases import CaseScorer
-from model.mentions import MentionScorer
-from model.prior import LeadPrior
-from training.baseline import MISSING_INTERCEPT, BaselineModel
-from training.data import Example
+from proposal_router.model.calibration import Array
+from proposal_router.model.cases import CaseScorer
+from proposal_router.model.mentions import MentionScorer
+from proposal_router.model.prior import LeadPrior
+from proposal_router.training.baseline import MISSING_INTERCEPT, BaselineModel
+from proposal_router.training.data import Example
 
 CASES_K = 3
 
@@ -107,8 +107,9 @@ def fit_cases(corpus: Corpus, rows: np.ndarray) -> CaseScorer:
     """The rows' vectors, then the taxonomy statements' (as passages: E5 compares queries with passages)."""
     assert corpus.docs is not None
     examples = [corpus.examples[i] for i in rows]
-    statements = corpus.statements if corpus.statement_passages is not None else []
-    vectors = np.vstack([corpus.docs[rows], *([corpus.statement_passages] if statements else [])])
+    passages = corpus.statement_passages
+    statements = corpus.statements if passages is not None else []
+    vectors = corpus.docs[rows] if passages is None else np.vstack([corpus.docs[rows], passages])
     members: dict[str, np.ndarray] = {}
     for head in corpus.heads:
         owned = [(e.co or []) if head == "co" else [getattr(e, head)] for e in examples]
@@ -148,5 +149,5 @@ def fit_prior(corpus: Corpus, rows: np.ndarray) -> LeadPrior:
 
 
 def mention_scorer(corpus: Corpus) -> MentionScorer:
-    heads = {h: corpus.labels[h] for h in ("lead", "co") if h in corpus.heads}
+    heads: dict[str, list[str]] = {h: corpus.labels[h] for h in ("lead", "co") if h in corpus.heads}
     return MentionScorer(corpus.names, heads)

@@ -9,8 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from model.manifest import Component
-from model.text import Strategy, View
+from proposal_router.model.manifest import Component
+from proposal_router.model.text import Strategy, View
+
+DEFAULT_VIEWS: tuple[View, ...] = ("text", "title", "ask")
 
 
 class TrainConfig(BaseModel):
@@ -19,7 +21,7 @@ class TrainConfig(BaseModel):
     max_length: int = Field(default=256, ge=16, le=512)
     strategy: Strategy = "chunks"
     max_chunks: int = Field(default=4, ge=1)
-    views: list[View] = Field(default_factory=lambda: ["text", "title", "ask"])
+    views: list[View] = Field(default_factory=lambda: list(DEFAULT_VIEWS))
     query_prefix: str = "query: "
     passage_prefix: str = "passage: "
     baseline_c: float = 0.5

@@ -15,11 +15,19 @@ import numpy as np
 from sklearn.metrics import label_ranking_average_precision_score
 from sklearn.model_selection import StratifiedKFold
 
-from model.calibration import Array
-from model.manifest import Component, HeadName, HeadSpec
-from model.router import combine
-from training.components import Corpus, LinearHeads, fit_cases, fit_prior, fit_tfidf, mention_scorer, targets
-from training.stacking import fit_sigmoid, fit_softmax
+from proposal_router.model.calibration import Array
+from proposal_router.model.manifest import Component, HeadName, HeadSpec
+from proposal_router.model.router import combine
+from proposal_router.training.components import (
+    Corpus,
+    LinearHeads,
+    fit_cases,
+    fit_prior,
+    fit_tfidf,
+    mention_scorer,
+    targets,
+)
+from proposal_router.training.stacking import fit_sigmoid, fit_softmax
 
 Logits = dict[str, dict[str, Array]]
 

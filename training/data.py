@@ -6,10 +6,10 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.errors import DataError, RowIssue
-from model.records import ColumnMap, missing_column, read_proposals, split_list
-from model.tables import read_table
-from model.taxonomy import Resolver, Taxonomy
+from proposal_router.model.errors import DataError, RowIssue
+from proposal_router.model.records import ColumnMap, missing_column, read_proposals, split_list
+from proposal_router.model.tables import read_table
+from proposal_router.model.taxonomy import Resolver, Taxonomy
 
 HEADS = ("topic", "lead", "co")
 

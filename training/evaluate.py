@@ -15,12 +15,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from model.calibration import Array
-from model.manifest import RoutingSettings
-from model.policy import review_reason
-from model.router import rank, suggest_co
-from training.calibrate import wilson_lower
-from training.data import Example
+from proposal_router.model.calibration import Array
+from proposal_router.model.manifest import RoutingSettings
+from proposal_router.model.policy import review_reason
+from proposal_router.model.router import rank, suggest_co
+from proposal_router.training.calibrate import wilson_lower
+from proposal_router.training.data import Example
 
 N_BINS = 10
 _CJK_FONTS = (

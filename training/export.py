@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.calibration import Array
-from model.errors import BundleError
-from model.manifest import (
+from proposal_router.model.calibration import Array
+from proposal_router.model.errors import BundleError
+from proposal_router.model.manifest import (
     ENCODER_FILES,
     BundleManifest,
     ExportInfo,
@@ -27,11 +27,11 @@ from model.manifest import (
     load_manifest,
     write_manifest,
 )
-from model.policy import review_reason
-from model.router import Router, rank
-from model.text import TextConfig, WindowTokenizer
-from training.data import Example
-from training.transformer import FrozenEncoder, document_vectors
+from proposal_router.model.policy import review_reason
+from proposal_router.model.router import Router, rank
+from proposal_router.model.text import TextConfig, WindowTokenizer
+from proposal_router.training.data import Example
+from proposal_router.training.transformer import FrozenEncoder, document_vectors
 
 TORCH_DIR = "torch"
 VALIDATION = "validation.jsonl"

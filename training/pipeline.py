@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model.calibration import Array
-from model.encoder import DocumentEmbedder, default_threads
-from model.manifest import (
+from proposal_router.model.calibration import Array
+from proposal_router.model.encoder import DocumentEmbedder, default_threads
+from proposal_router.model.manifest import (
     MANIFEST,
     BundleManifest,
     Component,
@@ -29,17 +29,25 @@ from model.manifest import (
     TaxonomyInfo,
     write_manifest,
 )
-from model.records import ColumnMap
-from model.router import Router
-from model.taxonomy import Taxonomy
-from model.text import TextConfig, WindowTokenizer, special_ids
-from training.calibrate import auto_threshold, best_co_threshold
-from training.components import Corpus, LinearHeads, fit_cases, fit_prior, fit_tfidf, mention_scorer, targets
-from training.config import TrainConfig
-from training.crossfit import CrossFitResult, cross_fit
-from training.data import Example, LabelledData, duty_examples, topic_examples
-from training.evaluate import Evaluation, write_evaluation
-from training.splits import stratified_split
+from proposal_router.model.records import ColumnMap
+from proposal_router.model.router import Router
+from proposal_router.model.taxonomy import Taxonomy
+from proposal_router.model.text import TextConfig, WindowTokenizer, special_ids
+from proposal_router.training.calibrate import auto_threshold, best_co_threshold
+from proposal_router.training.components import (
+    Corpus,
+    LinearHeads,
+    fit_cases,
+    fit_prior,
+    fit_tfidf,
+    mention_scorer,
+    targets,
+)
+from proposal_router.training.config import TrainConfig
+from proposal_router.training.crossfit import CrossFitResult, cross_fit
+from proposal_router.training.data import Example, LabelledData, duty_examples, topic_examples
+from proposal_router.training.evaluate import Evaluation, write_evaluation
+from proposal_router.training.splits import stratified_split
 
 PARITY_ROWS = 64
 STACKER = "non-negative weight per component (+ bias for co), minimum out-of-fold log-loss (scipy L-BFGS-B)"
@@ -110,8 +118,8 @@ def _embed(work: Path, text: TextConfig, texts: list[str], threads: int) -> Arra
 
 def _prepare_encoder(config: TrainConfig, corpus: Corpus, work: Path, threads: int) -> tuple[TextConfig, object]:
     """Export the frozen encoder, then embed every row and taxonomy statement once, through the served ONNX."""
-    from training.export import save_training_state, write_onnx
-    from training.transformer import FrozenEncoder, check_base_model, save_tokenizer
+    from proposal_router.training.export import save_training_state, write_onnx
+    from proposal_router.training.transformer import FrozenEncoder, check_base_model, save_tokenizer
 
     assert config.base_model is not None
     check_base_model(config.base_model)
@@ -277,7 +285,7 @@ def _build_bundle(
     manifest.metrics = {"source": "out-of-fold", **write_evaluation(work / "evaluation", oof, title)}
     write_manifest(work, manifest)
     if model is not None:
-        from training.export import record_export
+        from proposal_router.training.export import record_export
 
         record_export(work, manifest, model, "fp32")  # type: ignore[arg-type]
     if test:

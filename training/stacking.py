@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_softmax
 
-from model.calibration import Array
+from proposal_router.model.calibration import Array
 
 L2 = 1e-4
 DROP_BELOW = 0.02

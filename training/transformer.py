@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.calibration import Array
-from model.encoder import pool_documents
-from model.text import Windows
+from proposal_router.model.calibration import Array
+from proposal_router.model.encoder import pool_documents
+from proposal_router.model.text import Windows
 
 BATCH = 32
 
@@ -39,7 +39,8 @@ class FrozenEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        pooled: torch.Tensor = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return pooled
 
 
 def _pad(windows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

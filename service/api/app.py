@@ -17,24 +17,24 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from model.explain import Explainer
-from model.router import Router
-from model.taxonomy import load_taxonomy
-from service import store
-from service.api.batch_worker import BatchWorker
-from service.api.docs import OPENAPI_URL, install_docs
-from service.api.errors import http_failed, validation_failed
-from service.api.metrics import Metrics
-from service.api.routes import analysis, batches, health, keys, metrics, proposals, review
-from service.api.state import AppState
-from service.catalogue import Catalogue, UnknownName
-from service.config import Settings
-from service.db.engine import make_engine, session_factory
-from service.db.migrate import upgrade
-from service.engine import BatchEngine, LocalEngine, batch_engine
-from service.web import batches as web_batches
-from service.web import routes as web
-from service.web.session import SessionSigner
+from proposal_router.model.explain import Explainer
+from proposal_router.model.router import Router
+from proposal_router.model.taxonomy import load_taxonomy
+from proposal_router.service import store
+from proposal_router.service.api.batch_worker import BatchWorker
+from proposal_router.service.api.docs import OPENAPI_URL, install_docs
+from proposal_router.service.api.errors import http_failed, validation_failed
+from proposal_router.service.api.metrics import Metrics
+from proposal_router.service.api.routes import analysis, batches, health, keys, metrics, proposals, review
+from proposal_router.service.api.state import AppState
+from proposal_router.service.catalogue import Catalogue, UnknownName
+from proposal_router.service.config import Settings
+from proposal_router.service.db.engine import make_engine, session_factory
+from proposal_router.service.db.migrate import upgrade
+from proposal_router.service.engine import BatchEngine, LocalEngine, batch_engine
+from proposal_router.service.web import batches as web_batches
+from proposal_router.service.web import routes as web
+from proposal_router.service.web.session import SessionSigner
 
 log = logging.getLogger("proposal_router")
 
@@ -184,7 +184,7 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
         app.include_router(module.router)
     app.include_router(web.router)
     app.include_router(web_batches.router)
-    app.mount("/ui/static", StaticFiles(directory=web.HERE / "static"), name="static")
+    app.mount("/ui/static", StaticFiles(packages=[("proposal_router.service.web", "static")]), name="static")
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Any) -> Any:

@@ -10,11 +10,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from model.tables import ReadLimits
-from service import batches
-from service.batches import JobStatus
-from service.db.models import BatchJob
-from service.engine import BatchEngine
+from proposal_router.model.tables import ReadLimits
+from proposal_router.service import batches
+from proposal_router.service.batches import JobStatus
+from proposal_router.service.db.models import BatchJob
+from proposal_router.service.engine import BatchEngine
 
 log = logging.getLogger("proposal_router.batches")
 CHUNK = 64

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from model.schemas import Candidate, ReviewReason
-from service.db.models import ProposalRecord
-from service.schemas import AssignmentOut, ProposalOut, RoutingOut
+from proposal_router.model.schemas import Candidate, ReviewReason
+from proposal_router.service.db.models import ProposalRecord
+from proposal_router.service.schemas import AssignmentOut, ProposalOut, RoutingOut
 
 
 def routing_of(record: ProposalRecord) -> RoutingOut:

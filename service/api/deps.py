@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
-from service import store
-from service.api.state import AppState
-from service.security import Role, allows
+from proposal_router.service import store
+from proposal_router.service.api.state import AppState
+from proposal_router.service.security import Role, allows
 
 
 def get_state(request: Request) -> AppState:

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from model.explain import Explainer
-from model.router import Router
-from service.api.batch_worker import BatchWorker
-from service.api.metrics import Metrics
-from service.catalogue import Catalogue
-from service.config import Settings
-from service.web.session import SessionSigner
+from proposal_router.model.explain import Explainer
+from proposal_router.model.router import Router
+from proposal_router.service.api.batch_worker import BatchWorker
+from proposal_router.service.api.metrics import Metrics
+from proposal_router.service.catalogue import Catalogue
+from proposal_router.service.config import Settings
+from proposal_router.service.web.session import SessionSigner
 
 
 @dataclass

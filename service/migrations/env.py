@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from service.db.models import Base
+from proposal_router.service.db.models import Base
 
 engine = context.config.attributes.get("engine")
 if not isinstance(engine, Engine):

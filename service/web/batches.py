@@ -8,12 +8,12 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from service import batches, store
-from service.api.deps import DB
-from service.db.models import BatchJob
-from service.schemas import ProposalId
-from service.web.routes import BAD_CSRF, User, templates
-from service.web.session import csrf_matches
+from proposal_router.service import batches, store
+from proposal_router.service.api.deps import DB
+from proposal_router.service.db.models import BatchJob
+from proposal_router.service.schemas import ProposalId
+from proposal_router.service.web.routes import BAD_CSRF, User, templates
+from proposal_router.service.web.session import csrf_matches
 
 router = APIRouter(prefix="/ui/batches", include_in_schema=False)
 SHOWN = 50

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader
 from pydantic import ValidationError
 
-from model.schemas import Proposal
-from service import store
-from service.api.convert import to_out
-from service.api.deps import DB, State
-from service.catalogue import UnknownName
-from service.labels import REASONS, STATUSES
-from service.schemas import INT64_MAX, OFFSET_MAX, ProposalId, ReviewIn
-from service.security import allows
-from service.web.session import COOKIE, MAX_AGE_SECONDS, WebUser, csrf_matches
+from proposal_router.model.schemas import Proposal
+from proposal_router.service import store
+from proposal_router.service.api.convert import to_out
+from proposal_router.service.api.deps import DB, State
+from proposal_router.service.catalogue import UnknownName
+from proposal_router.service.labels import REASONS, STATUSES
+from proposal_router.service.schemas import INT64_MAX, OFFSET_MAX, ProposalId, ReviewIn
+from proposal_router.service.security import allows
+from proposal_router.service.web.session import COOKIE, MAX_AGE_SECONDS, WebUser, csrf_matches
 
-HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=HERE / "templates")
+templates = Jinja2Templates(env=Environment(loader=PackageLoader("proposal_router.service.web"), autoescape=True))
 router = APIRouter(prefix="/ui", include_in_schema=False)
 SEPARATORS = re.compile(r"[、，,;；\s]+")
 QUEUE_PAGE = 50

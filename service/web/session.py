@@ -18,8 +18,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from service.db.models import ApiKey, WebSession, now
-from service.security import allows, hash_key
+from proposal_router.service.db.models import ApiKey, WebSession, now
+from proposal_router.service.security import allows, hash_key
 
 COOKIE = "pr_session"
 MAX_AGE_SECONDS = 8 * 3600  # one working day

@@ -17,13 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from model.router import Router
-from service import store
-from service.api.app import create_app
-from service.api.state import AppState
-from service.cli import main
-from service.config import Settings
-from service.security import ROLES
+from proposal_router.model.router import Router
+from proposal_router.service import store
+from proposal_router.service.api.app import create_app
+from proposal_router.service.api.state import AppState
+from proposal_router.service.cli import main
+from proposal_router.service.config import Settings
+from proposal_router.service.security import ROLES
 from tests.conftest import REPO
 
 POSTGRES_ENV = "PROPOSAL_ROUTER_TEST_POSTGRES_URL"

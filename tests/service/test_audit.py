@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.db.models import ApiKey, AuditEvent
+from proposal_router.service.db.models import ApiKey, AuditEvent
 from tests.service.conftest import Service
 from tests.service.test_batches import intake as intake_file
 from tests.service.test_batches_api import upload, wait_done

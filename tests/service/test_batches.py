@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from model.tables import read_table
-from service.cli import main
-from service.db.engine import make_engine, session_factory
-from service.db.models import BatchRow, ProposalRecord
+from proposal_router.model.tables import read_table
+from proposal_router.service.cli import main
+from proposal_router.service.db.engine import make_engine, session_factory
+from proposal_router.service.db.models import BatchRow, ProposalRecord
 from tests.conftest import OFFICE_COLUMNS, REPO
 
 CLI = [sys.executable, "-c", "from service.cli import main; raise SystemExit(main())"]

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from openpyxl import load_workbook
 
-from service.security import ROLES
+from proposal_router.service.security import ROLES
 from tests.conftest import REPO
 from tests.service.conftest import Service
 from tests.service.test_batches import intake
@@ -130,9 +130,9 @@ def _serve(bundle: Path, db: str, port: int) -> subprocess.Popen[bytes]:
 
 
 def test_a_killed_server_resumes_the_job_and_routes_every_row_once(demo_bundle: Path, tmp_path: Path) -> None:
-    from service import store
-    from service.db.engine import make_engine, session_factory
-    from service.db.migrate import upgrade
+    from proposal_router.service import store
+    from proposal_router.service.db.engine import make_engine, session_factory
+    from proposal_router.service.db.migrate import upgrade
 
     db, n = f"sqlite:///{tmp_path / 'service.db'}", 4000
     engine = make_engine(db)

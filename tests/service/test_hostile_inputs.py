@@ -14,11 +14,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from model.records import ColumnMap, read_proposals
-from model.tables import read_table
-from service import batches
-from service.db.models import BatchJob, BatchUpload, ProposalRecord
-from service.engine import LocalEngine
+from proposal_router.model.records import ColumnMap, read_proposals
+from proposal_router.model.tables import read_table
+from proposal_router.service import batches
+from proposal_router.service.db.models import BatchJob, BatchUpload, ProposalRecord
+from proposal_router.service.engine import LocalEngine
 from tests import attacks
 from tests.service.conftest import Service
 from tests.service.test_batches import intake

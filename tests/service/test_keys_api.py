@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from service import store
+from proposal_router.service import store
 from tests.service.conftest import Service
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
-from service import store
-from service.db.models import AuditEvent, ProposalRecord
-from service.schemas import INT64_MAX
+from proposal_router.service import store
+from proposal_router.service.db.models import AuditEvent, ProposalRecord
+from proposal_router.service.schemas import INT64_MAX
 from tests.service.conftest import Service, start_service
 from tests.service.test_proposals_api import intake
 from tests.service.test_web import log_in, submit_intake

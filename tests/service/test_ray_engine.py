@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import main
-from service.engine import batch_engine
+from proposal_router.service.cli import main
+from proposal_router.service.engine import batch_engine
 from tests.conftest import OFFICE_COLUMNS, REPO
 
 ray = pytest.importorskip("ray", reason="--engine ray needs the ray extra: pip install -e '.[ray]'")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from service.db.models import AuditEvent, ReviewRecord
+from proposal_router.service.db.models import AuditEvent, ReviewRecord
 from tests.service.conftest import Service
 from tests.service.test_proposals_api import intake
 
@@ -171,10 +171,10 @@ def test_audit_log_records_everything_and_cannot_be_changed(service: Service) ->
 
 
 def test_training_export_has_final_assignments_only(service: Service, tmp_path: Any) -> None:
-    from model.records import ColumnMap
-    from model.taxonomy import load_taxonomy
+    from proposal_router.model.records import ColumnMap
+    from proposal_router.model.taxonomy import load_taxonomy
+    from proposal_router.training.data import load_labelled
     from tests.conftest import REPO
-    from training.data import load_labelled
 
     waiting = pending(service, 20)
     corrected, rejected, untouched = waiting[0], waiting[1], waiting[2]

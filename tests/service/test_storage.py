@@ -12,11 +12,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Integer, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from service import store
-from service.cli import main
-from service.db.engine import make_engine, session_factory
-from service.db.migrate import current_revision, upgrade
-from service.db.models import AuditEvent, Base, now
+from proposal_router.service import store
+from proposal_router.service.cli import main
+from proposal_router.service.db.engine import make_engine, session_factory
+from proposal_router.service.db.migrate import current_revision, upgrade
+from proposal_router.service.db.models import AuditEvent, Base, now
 
 
 def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
@@ -148,8 +148,8 @@ def test_the_service_runs_without_torch(demo_bundle: Path, tmp_path: Path) -> No
     script = (
         "import sys\n"
         "from fastapi.testclient import TestClient\n"
-        "from service.api.app import create_app\n"
-        "from service.config import Settings\n"
+        "from proposal_router.service.api.app import create_app\n"
+        "from proposal_router.service.config import Settings\n"
         f"app = create_app(Settings(model={str(demo_bundle)!r}, database_url={f'sqlite:///{tmp_path}/s.db'!r}))\n"
         "assert TestClient(app).get('/readyz').status_code == 200\n"
         "print(sorted(m for m in ('torch', 'transformers', 'sklearn') if m in sys.modules))\n"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from model.records import ColumnMap
-from service import batches
-from service.db.engine import make_engine, session_factory
-from service.db.migrate import upgrade
-from service.db.models import BatchJob
+from proposal_router.model.records import ColumnMap
+from proposal_router.service import batches
+from proposal_router.service.db.engine import make_engine, session_factory
+from proposal_router.service.db.migrate import upgrade
+from proposal_router.service.db.models import BatchJob
 from tests.service.test_batches import intake
 
 

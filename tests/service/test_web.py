@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from model.router import Router
-from service import store
-from service.api.app import create_app
-from service.config import Settings
-from service.db.models import WebSession
-from service.web.session import SessionSigner
+from proposal_router.model.router import Router
+from proposal_router.service import store
+from proposal_router.service.api.app import create_app
+from proposal_router.service.config import Settings
+from proposal_router.service.db.models import WebSession
+from proposal_router.service.web.session import SessionSigner
 from tests.service.conftest import Service
 from tests.service.test_proposals_api import intake
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from service.db.models import AuditEvent, BatchJob
+from proposal_router.service.db.models import AuditEvent, BatchJob
 from tests.service.conftest import Service
 from tests.service.test_batches import intake
 from tests.service.test_hostile_inputs import _stored_job

@@ -10,10 +10,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from model.cells import csv_cell
-from service import store
-from service.api.deps import DB, Analyst, State
-from service.schemas import ModelInfo
+from proposal_router.model.cells import csv_cell
+from proposal_router.service import store
+from proposal_router.service.api.deps import DB, Analyst, State
+from proposal_router.service.schemas import ModelInfo
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
 

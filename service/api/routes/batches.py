@@ -10,15 +10,15 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 
-from model.clean import clean_text
-from model.errors import DataError
-from model.records import ColumnMap, require_columns
-from model.tables import SUPPORTED, ReadLimits, read_table
-from service import batches, store
-from service.api.deps import DB, Screener, State
-from service.db.models import BatchJob
-from service.schemas import ProposalId
-from service.workbook import write_workbook
+from proposal_router.model.clean import clean_text
+from proposal_router.model.errors import DataError
+from proposal_router.model.records import ColumnMap, require_columns
+from proposal_router.model.tables import SUPPORTED, ReadLimits, read_table
+from proposal_router.service import batches, store
+from proposal_router.service.api.deps import DB, Screener, State
+from proposal_router.service.db.models import BatchJob
+from proposal_router.service.schemas import ProposalId
+from proposal_router.service.workbook import write_workbook
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 COPY_CHUNK = 2**20

@@ -12,7 +12,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from service.api.deps import State
+from proposal_router.service.api.deps import State
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("proposal_router")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
-from service import store
-from service.api.deps import DB, Admin
-from service.db.models import ApiKey
-from service.schemas import KeyOut, Text
-from service.security import Role
+from proposal_router.service import store
+from proposal_router.service.api.deps import DB, Admin
+from proposal_router.service.db.models import ApiKey
+from proposal_router.service.schemas import KeyOut, Text
+from proposal_router.service.security import Role
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 

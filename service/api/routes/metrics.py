@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.api.deps import Analyst, State
+from proposal_router.service.api.deps import Analyst, State
 
 router = APIRouter(tags=["metrics"])
 

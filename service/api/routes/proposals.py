@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
-from model.schemas import Proposal
-from service import store
-from service.api.convert import to_out
-from service.api.deps import DB, Screener, State
-from service.schemas import Limit, Offset, Page, ProposalId, ProposalIn, ProposalOut, Status, TermOut
+from proposal_router.model.schemas import Proposal
+from proposal_router.service import store
+from proposal_router.service.api.convert import to_out
+from proposal_router.service.api.deps import DB, Screener, State
+from proposal_router.service.schemas import Limit, Offset, Page, ProposalId, ProposalIn, ProposalOut, Status, TermOut
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 

@@ -6,10 +6,10 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from service import store
-from service.api.convert import to_out
-from service.api.deps import DB, Reviewer, State
-from service.schemas import Limit, Offset, Page, ProposalId, ReviewIn, ReviewOut
+from proposal_router.service import store
+from proposal_router.service.api.convert import to_out
+from proposal_router.service.api.deps import DB, Reviewer, State
+from proposal_router.service.schemas import Limit, Offset, Page, ProposalId, ReviewIn, ReviewOut
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
