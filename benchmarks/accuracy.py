@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from readme_section import write_section  # noqa: E402
 
 from proposal_router.model.calibration import softmax  # noqa: E402
-from proposal_router.model.records import ColumnMap  # noqa: E402
+from proposal_router.model.intake.records import ColumnMap  # noqa: E402
 from proposal_router.model.router import Router  # noqa: E402
 from proposal_router.model.taxonomy import load_taxonomy  # noqa: E402
 from proposal_router.training.config import TrainConfig  # noqa: E402

@@ -152,7 +152,7 @@ def worker(method: str, bundle: Path, texts_file: Path, threads: int) -> dict[st
 
 
 def prepare_bundle(model: str, shared: Path, out: Path) -> Path:
-    from proposal_router.model.records import ColumnMap
+    from proposal_router.model.intake.records import ColumnMap
     from proposal_router.model.taxonomy import load_taxonomy
     from proposal_router.training.config import TrainConfig
     from proposal_router.training.data import load_labelled
@@ -168,7 +168,7 @@ def prepare_bundle(model: str, shared: Path, out: Path) -> Path:
 
 
 def int8_accuracy_change(bundle: Path) -> dict[str, float]:
-    from proposal_router.model.records import ColumnMap
+    from proposal_router.model.intake.records import ColumnMap
     from proposal_router.model.router import Router
     from proposal_router.model.taxonomy import load_taxonomy
     from proposal_router.training.data import load_labelled

@@ -7,7 +7,7 @@ import sys
 import urllib.request
 from collections import Counter
 
-from proposal_router.model.tables import read_table
+from proposal_router.model.intake.tables import read_table
 
 
 def main(url: str, key: str, path: str) -> None:

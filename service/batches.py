@@ -25,9 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from proposal_router.model.errors import DataError, RowIssue
-from proposal_router.model.records import ColumnMap, ProposalRow, stream_proposals
+from proposal_router.model.intake.records import ColumnMap, ProposalRow, stream_proposals
+from proposal_router.model.intake.tables import ReadLimits, Table, stream_table
 from proposal_router.model.schemas import Proposal, RoutingResult
-from proposal_router.model.tables import ReadLimits, Table, stream_table
 from proposal_router.service import store
 from proposal_router.service.api.convert import routing_of
 from proposal_router.service.db.models import BatchJob, BatchRow, BatchUpload, BatchUploadPart, ProposalRecord, now

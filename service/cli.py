@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from proposal_router.model.errors import BundleError, DataError, RowIssue
-from proposal_router.model.records import ColumnMap
+from proposal_router.model.intake.records import ColumnMap
 from proposal_router.service.config import Settings
 
 EXIT_BAD_INPUT = 2
@@ -122,8 +122,8 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _route(args: argparse.Namespace, settings: Settings) -> None:
-    from proposal_router.model.records import read_proposals
-    from proposal_router.model.tables import read_table
+    from proposal_router.model.intake.records import read_proposals
+    from proposal_router.model.intake.tables import read_table
     from proposal_router.service.engine import Keyed
     from proposal_router.service.workbook import RoutedRow
 
@@ -163,8 +163,8 @@ def _progress(total: int, done: int = 0) -> Any:
 
 def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> None:
     """`route --job`: the same routing, stored in the database as it goes, so a killed run resumes."""
-    from proposal_router.model.records import read_proposals
-    from proposal_router.model.tables import read_table
+    from proposal_router.model.intake.records import read_proposals
+    from proposal_router.model.intake.tables import read_table
     from proposal_router.service import batches
     from proposal_router.service.db.engine import make_engine, session_factory
     from proposal_router.service.db.migrate import upgrade
@@ -203,7 +203,7 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
 
 
 def _write_routed(args: argparse.Namespace, original: list[str], routed: list[Any], issues: Sequence[RowIssue]) -> None:
-    from proposal_router.model.tables import write_table
+    from proposal_router.model.intake.tables import write_table
     from proposal_router.service.output import RESULT_COLUMNS, result_row
     from proposal_router.service.workbook import write_department_files, write_workbook
 

@@ -9,8 +9,8 @@ from platformdirs import user_data_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from proposal_router.model.intake.tables import ReadLimits
 from proposal_router.model.manifest import Precision
-from proposal_router.model.tables import ReadLimits
 
 DATA_DIR = Path(user_data_dir("proposal-router", appauthor=False))
 

@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
-from proposal_router.model.clean import clean_text
+from proposal_router.model.intake.clean import clean_text
 from proposal_router.model.schemas import Candidate, Decision, ReviewReason
 
 Status = Literal["auto", "pending", "reviewed", "rejected"]

@@ -18,8 +18,8 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
-from proposal_router.model.cells import xlsx_row
 from proposal_router.model.errors import RowIssue
+from proposal_router.model.intake.cells import xlsx_row
 from proposal_router.model.schemas import RoutingResult
 from proposal_router.service.labels import DECISIONS, REASONS
 

@@ -106,7 +106,7 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_bundle(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A transformer bundle on the tiny BERT, exported to ONNX: the whole runtime path in seconds."""
     work = tmp_path_factory.mktemp("bundle")
-    from proposal_router.model.records import ColumnMap
+    from proposal_router.model.intake.records import ColumnMap
     from proposal_router.training.config import TrainConfig
     from proposal_router.training.data import load_labelled
     from proposal_router.training.pipeline import train_bundle

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from proposal_router.model.tables import read_table
+from proposal_router.model.intake.tables import read_table
 from proposal_router.service import workbook
 from proposal_router.service.cli import main
 from tests.conftest import make_rows, write_csv

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from proposal_router.model.cases import CaseScorer, top_k_similarity
+from proposal_router.model.intake.records import ColumnMap
 from proposal_router.model.manifest import load_manifest
 from proposal_router.model.mentions import MentionScorer
-from proposal_router.model.records import ColumnMap
 from proposal_router.model.router import Router
 from proposal_router.model.schemas import Proposal
 from proposal_router.model.taxonomy import load_taxonomy

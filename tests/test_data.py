@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from proposal_router.model.errors import DataError
-from proposal_router.model.records import ColumnMap
+from proposal_router.model.intake.records import ColumnMap
 from proposal_router.model.taxonomy import Taxonomy, load_taxonomy
 from proposal_router.training.data import duty_examples, load_labelled
 from tests.conftest import write_csv

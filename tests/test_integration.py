@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from proposal_router.model.intake.tables import read_table, write_table
 from proposal_router.model.manifest import load_manifest
-from proposal_router.model.tables import read_table, write_table
 from proposal_router.service.cli import main
 from tests.conftest import OFFICE_COLUMNS, REPO, require_shared_model
 

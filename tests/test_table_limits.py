@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 
 from proposal_router.model.errors import DataError
-from proposal_router.model.tables import ReadLimits, read_table
+from proposal_router.model.intake.tables import ReadLimits, read_table
 from tests import attacks
 
 

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from proposal_router.model.errors import DataError
-from proposal_router.model.tables import read_table, write_table
+from proposal_router.model.intake.tables import read_table, write_table
 from tests.conftest import formulas, write_csv
 
 ROWS = [{"编号": "A1", "提案标题": "关于加快老旧小区改造的提案", "提案内容": "建议加快改造。"}]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from proposal_router.model.records import ColumnMap
+from proposal_router.model.intake.records import ColumnMap
 from proposal_router.model.tfidf import TfidfScorer, char_ngrams
 from proposal_router.training.baseline import BaselineModel
 from proposal_router.training.data import load_labelled

@@ -13,8 +13,8 @@ import pytest
 
 from proposal_router.model.encoder import DocumentEmbedder, TransformerScorer
 from proposal_router.model.errors import BundleError
+from proposal_router.model.intake.records import ColumnMap
 from proposal_router.model.manifest import load_manifest
-from proposal_router.model.records import ColumnMap
 from proposal_router.model.router import Router
 from proposal_router.model.schemas import Proposal
 from proposal_router.model.text import TextConfig, WindowTokenizer, special_ids

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proposal_router.model.errors import DataError, RowIssue
-from proposal_router.model.records import ColumnMap, missing_column, read_proposals, split_list
-from proposal_router.model.tables import read_table
+from proposal_router.model.intake.records import ColumnMap, missing_column, read_proposals, split_list
+from proposal_router.model.intake.tables import read_table
 from proposal_router.model.taxonomy import Resolver, Taxonomy
 
 HEADS = ("topic", "lead", "co")

@@ -19,6 +19,7 @@ import numpy as np
 
 from proposal_router.model.calibration import Array
 from proposal_router.model.encoder import DocumentEmbedder, default_threads
+from proposal_router.model.intake.records import ColumnMap
 from proposal_router.model.manifest import (
     MANIFEST,
     BundleManifest,
@@ -29,7 +30,6 @@ from proposal_router.model.manifest import (
     TaxonomyInfo,
     write_manifest,
 )
-from proposal_router.model.records import ColumnMap
 from proposal_router.model.router import Router
 from proposal_router.model.taxonomy import Taxonomy
 from proposal_router.model.text import TextConfig, WindowTokenizer, special_ids

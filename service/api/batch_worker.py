@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from proposal_router.model.tables import ReadLimits
+from proposal_router.model.intake.tables import ReadLimits
 from proposal_router.service import batches
 from proposal_router.service.batches import JobStatus
 from proposal_router.service.db.models import BatchJob

@@ -107,7 +107,7 @@ def _where(loc: Sequence[str | int], kind: str) -> str:
 
 def _description(kind: str, ctx: Mapping[str, Any] | None, message: str) -> str:
     if kind == "value_error":
-        # The app's own validators raise these (service/schemas.py, model/clean.py): their text is ours.
+        # The app's own validators raise these (service/schemas.py, model/intake/clean.py): their text is ours.
         return message.removeprefix("Value error, ")[:500] or INVALID
     template = DESCRIPTIONS.get(kind)
     if kind in LENGTHS and (ctx or {}).get("field_type") not in COLLECTIONS:

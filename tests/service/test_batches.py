@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from proposal_router.model.tables import read_table
+from proposal_router.model.intake.tables import read_table
 from proposal_router.service.cli import main
 from proposal_router.service.db.engine import make_engine, session_factory
 from proposal_router.service.db.models import BatchRow, ProposalRecord

@@ -14,8 +14,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from proposal_router.model.records import ColumnMap, read_proposals
-from proposal_router.model.tables import read_table
+from proposal_router.model.intake.records import ColumnMap, read_proposals
+from proposal_router.model.intake.tables import read_table
 from proposal_router.service import batches
 from proposal_router.service.db.models import BatchJob, BatchUpload, ProposalRecord
 from proposal_router.service.engine import LocalEngine

@@ -171,7 +171,7 @@ def test_audit_log_records_everything_and_cannot_be_changed(service: Service) ->
 
 
 def test_training_export_has_final_assignments_only(service: Service, tmp_path: Any) -> None:
-    from proposal_router.model.records import ColumnMap
+    from proposal_router.model.intake.records import ColumnMap
     from proposal_router.model.taxonomy import load_taxonomy
     from proposal_router.training.data import load_labelled
     from tests.conftest import REPO

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from proposal_router.model.records import ColumnMap
+from proposal_router.model.intake.records import ColumnMap
 from proposal_router.service import batches
 from proposal_router.service.db.engine import make_engine, session_factory
 from proposal_router.service.db.migrate import upgrade

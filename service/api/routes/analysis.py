@@ -10,7 +10,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from proposal_router.model.cells import csv_cell
+from proposal_router.model.intake.cells import csv_cell
 from proposal_router.service import store
 from proposal_router.service.api.deps import DB, Analyst, State
 from proposal_router.service.schemas import ModelInfo

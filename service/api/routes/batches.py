@@ -10,10 +10,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 
-from proposal_router.model.clean import clean_text
 from proposal_router.model.errors import DataError
-from proposal_router.model.records import ColumnMap, require_columns
-from proposal_router.model.tables import SUPPORTED, ReadLimits, read_table
+from proposal_router.model.intake.clean import clean_text
+from proposal_router.model.intake.records import ColumnMap, require_columns
+from proposal_router.model.intake.tables import SUPPORTED, ReadLimits, read_table
 from proposal_router.service import batches, store
 from proposal_router.service.api.deps import DB, Screener, State
 from proposal_router.service.db.models import BatchJob

@@ -22,9 +22,9 @@ from xml.parsers.expat import ExpatError
 
 from pydantic import BaseModel, Field
 
-from proposal_router.model.cells import csv_row, xlsx_row
-from proposal_router.model.clean import clean_text
 from proposal_router.model.errors import DataError, RowIssue
+from proposal_router.model.intake.cells import csv_row, xlsx_row
+from proposal_router.model.intake.clean import clean_text
 
 SUPPORTED = (".csv", ".xlsx", ".jsonl")
 _ENCODINGS = ("utf-8-sig", "gb18030")

@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from proposal_router.model.errors import DataError, RowIssue
+from proposal_router.model.intake.tables import Table, TableStream
 from proposal_router.model.schemas import Proposal
-from proposal_router.model.tables import Table, TableStream
 
 _LIST_SEPARATORS = re.compile(r"[、，,;；\s]+")
 
