@@ -44,11 +44,11 @@ class Taxonomy(BaseModel):
             for name in [dept.name, *dept.aliases]:
                 key = _normalise(name)
                 if key in owner and owner[key] != dept.name:
-                    raise ValueError(f"name {name!r} is used by both {owner[key]} and {dept.name}")
+                    raise ValueError(f"名称「{name}」同时属于 {owner[key]} 和 {dept.name}")
                 owner[key] = dept.name
         topic_names = [t.key for t in self.topics] + [t.name for t in self.topics]
         if len(set(topic_names)) != len(topic_names):
-            raise ValueError("topic keys and names must be unique")
+            raise ValueError("主题的代码和名称不能重复")
         return self
 
     @property
@@ -116,9 +116,9 @@ class Resolver:
 def load_taxonomy(path: str | Path) -> Taxonomy:
     path = Path(path)
     if not path.is_file():
-        raise DataError(RowIssue(str(path), None, None, "taxonomy file not found"))
+        raise DataError(RowIssue(str(path), None, None, "找不到分类表文件"))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return Taxonomy.model_validate(raw)
     except (yaml.YAMLError, ValidationError, UnicodeDecodeError) as exc:
-        raise DataError(RowIssue(str(path), None, None, f"not a valid taxonomy: {exc}")) from exc
+        raise DataError(RowIssue(str(path), None, None, f"不是有效的分类表：{exc}")) from exc

@@ -14,6 +14,8 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
+from proposal_router.model.errors import BundleError
+
 Strategy = Literal["head", "head_tail", "chunks"]
 View = Literal["text", "title", "ask"]
 _SPACE = re.compile(r"\s+")
@@ -149,4 +151,4 @@ def special_ids(tokenizer_path: str | Path) -> dict[str, int]:
         found = [i for i in ids if i is not None]
         if len(found) == 3:
             return dict(zip(("cls_id", "sep_id", "pad_id"), found, strict=True))
-    raise ValueError(f"{tokenizer_path}: no <s>/</s>/<pad> or [CLS]/[SEP]/[PAD] tokens in the vocabulary")
+    raise BundleError(f"{tokenizer_path}：词表中没有 <s>/</s>/<pad> 或 [CLS]/[SEP]/[PAD] 标记")

@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from proposal_router.model.errors import DataError, RowIssue
+from proposal_router.model.errors import Conflict, DataError, NotFound, RowIssue
 from proposal_router.model.intake.records import ColumnMap, ProposalRow, stream_proposals
 from proposal_router.model.intake.tables import ReadLimits, Table, stream_table
 from proposal_router.model.schemas import Proposal, RoutingResult
@@ -187,7 +187,7 @@ def read_upload(session: Session, job: BatchJob, max_chars: int | None, limits: 
     file was read stays cancelled."""
     upload = session.get(BatchUpload, job.id)
     if upload is None:
-        raise store.NotFound(f"batch job {job.id} has no stored upload")
+        raise NotFound(f"batch job {job.id} has no stored upload")
     columns = ColumnMap.model_validate(upload.columns)
     outcome, error = JobStatus.QUEUED, None
     with tempfile.TemporaryDirectory() as tmp:
@@ -290,7 +290,7 @@ def run_job(
     with sessions() as session:
         job = session.get(BatchJob, job_id)
         if job is None:
-            raise store.NotFound(f"no batch job {job_id}")
+            raise NotFound(f"no batch job {job_id}")
         started = job.started_at or now()
         startable = (BatchJob.id == job_id) & BatchJob.status.not_in((JobStatus.DONE, JobStatus.CANCELLED))
         begun = session.execute(  # conditional, so that a cancel arriving meanwhile is not overwritten
@@ -347,7 +347,7 @@ def cancel(session: Session, job: BatchJob, actor: store.Acting) -> None:
     """Stop a job that has not finished: a reading job is not routed, a running one stops after the chunk
     in hand. Rows already routed stay routed: they are proposals in the store like any other."""
     if job.status not in UNFINISHED:
-        raise store.Conflict(f"批处理任务 {job.id} {STATUS_NAMES[JobStatus(job.status)]}，不能再取消")
+        raise Conflict(f"批处理任务 {job.id} {STATUS_NAMES[JobStatus(job.status)]}，不能再取消")
     unfinished = (BatchJob.id == job.id) & BatchJob.status.in_(UNFINISHED)
     session.execute(update(BatchJob).where(unfinished).values(status=JobStatus.CANCELLED, finished_at=now()))
     session.add(store.audit_event(actor, "batch.cancel", None, {"batch": job.id}))

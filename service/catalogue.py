@@ -5,14 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
+from proposal_router.model.errors import UnknownName
 from proposal_router.model.taxonomy import Taxonomy
-
-
-class UnknownName(ValueError):
-    def __init__(self, kind: str, name: str, suggestions: list[str]) -> None:
-        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown {kind} {name!r}{hint}")
-        self.kind, self.name, self.suggestions = kind, name, suggestions
 
 
 class Catalogue:

@@ -9,11 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from proposal_router.model.errors import BundleError, DataError, RowIssue
+from pydantic import ValidationError
+
+from proposal_router.model.errors import DataError, ProposalRouterError, RowIssue
 from proposal_router.model.intake.records import ColumnMap
 from proposal_router.service.config import Settings
+from proposal_router.service.flags import add_flags, build_model
 
 EXIT_BAD_INPUT = 2
+TRAINING_PACKAGES = frozenset({"torch", "transformers", "datasets", "sklearn", "matplotlib", "pandas", "onnx"})
+TRAIN_EXTRA = "pip install 'proposal-router[train]'"
 
 
 def _column_flags() -> argparse.ArgumentParser:
@@ -45,9 +50,9 @@ def _columns(args: argparse.Namespace) -> ColumnMap:
 
 def _report(issues: Sequence[RowIssue], limit: int = 20) -> None:
     for issue in issues[:limit]:
-        print(f"warning: {issue}", file=sys.stderr)
+        print(f"警告：{issue.describe(option_flag)}", file=sys.stderr)
     if len(issues) > limit:
-        print(f"warning: … and {len(issues) - limit} more", file=sys.stderr)
+        print(f"警告：…… 另有 {len(issues) - limit} 处", file=sys.stderr)
 
 
 def _taxonomy(args: argparse.Namespace, settings: Settings) -> Any:
@@ -64,29 +69,16 @@ def _router(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> None:
-    from proposal_router.training.config import TrainConfig
+    from proposal_router.training.config import FLAGS, TrainConfig
     from proposal_router.training.data import load_labelled
     from proposal_router.training.pipeline import train_bundle
 
+    config = build_model(TrainConfig, args, FLAGS, base_model=settings.base_model, threads=settings.threads)
     taxonomy = _taxonomy(args, settings)
     columns = _columns(args)
     data = load_labelled(args.data, columns, taxonomy, args.sheet)
     _report(data.warnings)
     print(f"{args.data}: {len(data.examples)} proposals; heads: {', '.join(data.heads)}", file=sys.stderr)
-    config = TrainConfig(
-        model_type=args.model_type,
-        base_model=args.base_model or settings.base_model,
-        max_length=args.max_length,
-        strategy=args.strategy,
-        max_chunks=args.max_chunks,
-        target_precision=args.target_precision,
-        use_duties=not args.no_duties,
-        components=args.components,
-        folds=args.folds,
-        holdout=args.holdout,
-        seed=args.seed,
-        threads=args.threads or settings.threads,
-    )
     manifest = train_bundle(data, taxonomy, Path(args.out), config, columns)
     lead = manifest.metrics.get("lead_department", {})
     routing = manifest.metrics.get("routing", {})
@@ -234,7 +226,7 @@ def _predict(args: argparse.Namespace, settings: Settings) -> None:
 
     text = args.text if args.text is not None else sys.stdin.read()
     if not text.strip() and not (args.title or "").strip():
-        raise DataError(RowIssue("<input>", None, None, "empty text: give the proposal as an argument or on stdin"))
+        raise DataError(RowIssue("<输入>", None, None, "提案文本为空：请作为参数给出，或从标准输入读入"))
     router = _router(args, settings)
     (result,) = router.route([Proposal(title=args.title or "", body=text)])
     print(result.model_dump_json(indent=2))
@@ -278,10 +270,7 @@ def _keys(args: argparse.Namespace, settings: Settings) -> None:
     upgrade(engine)
     with session_factory(engine)() as session:
         if args.action == "create":
-            try:
-                record, key = store.create_key(session, args.name or args.role, args.role, "cli")
-            except store.DuplicateName as exc:  # a clear refusal, exit 2
-                raise ValueError(f"{exc}（用 --name 指定）") from exc
+            record, key = store.create_key(session, args.name or args.role, args.role, "cli")
             print(f"created {record.role} key {record.prefix}… for {record.name}; it is shown only this once:")
             print(key)
         elif args.action == "revoke":
@@ -302,14 +291,9 @@ def _db(args: argparse.Namespace, settings: Settings) -> None:
     print(f"database at revision {current_revision(engine)}")
 
 
-def _train_default(name: str) -> Any:
-    """The training defaults live in TrainConfig alone; the flags show them."""
-    from proposal_router.training.config import TrainConfig
-
-    return TrainConfig.model_fields[name].get_default(call_default_factory=True)
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from proposal_router.training.config import FLAGS, TrainConfig  # pydantic only: a serving install has it
+
     parser = argparse.ArgumentParser(prog="proposal-router", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     columns = _column_flags()
@@ -317,50 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", parents=[columns], help="train a model bundle on last year's assignments")
     train.add_argument("--data", required=True, help="CSV, XLSX or JSONL of final assignments")
     train.add_argument("--out", required=True, help="bundle directory to write")
-    train.add_argument("--model-type", choices=["transformer", "baseline"], default="transformer")
-    train.add_argument("--base-model", help="pretrained encoder: local directory or hub id (transformer)")
-    train.add_argument("--max-length", type=int, default=_train_default("max_length"), help="tokens per window (≤ 512)")
-    train.add_argument(
-        "--strategy",
-        choices=["head_tail", "chunks", "head"],
-        default=_train_default("strategy"),
-        help="long-text method (see README)",
-    )
-    train.add_argument(
-        "--max-chunks", type=int, default=_train_default("max_chunks"), help="windows pooled per proposal (chunks)"
-    )
-    train.add_argument(
-        "--target-precision",
-        type=float,
-        default=_train_default("target_precision"),
-        help="precision of automatic routing",
-    )
-    train.add_argument(
-        "--folds",
-        type=int,
-        default=_train_default("folds"),
-        help="cross-fitting folds (every row is fitted and measured)",
-    )
-    train.add_argument(
-        "--holdout",
-        type=float,
-        default=_train_default("holdout"),
-        metavar="F",
-        help="also keep this share of rows as a true test split (only worth it on large data)",
-    )
-    train.add_argument(
-        "--components",
-        nargs="+",
-        choices=["baseline", "transformer", "cases", "mentions", "prior"],
-        help="only these components may be stacked (default: all the data and model allow)",
-    )
-    train.add_argument(
-        "--no-duties",
-        action="store_true",
-        help="do not learn from the taxonomy's duty statements and topic descriptions",
-    )
-    train.add_argument("--seed", type=int, default=_train_default("seed"))
-    train.add_argument("--threads", type=int)
+    add_flags(train.add_argument_group("training settings (TrainConfig)"), TrainConfig, FLAGS)
 
     evaluate = commands.add_parser("evaluate", parents=[columns], help="measure a bundle on labelled data")
     evaluate.add_argument("--model", required=True)
@@ -438,15 +379,33 @@ HANDLERS = {
 }
 
 
+def option_flag(option: str) -> str:
+    """The flag that sets a setting named in an error: `title` → `--title-field`, `base_model` → `--base-model`."""
+    if option in ColumnMap.model_fields:
+        return f"--{option}-field"
+    return "--" + option.replace("_", "-")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 when done, 2 for the user's mistakes (`ProposalRouterError`, a training command without the
+    training extra); anything else is a bug and ends in its traceback."""
     args = build_parser().parse_args(argv)
     try:
-        HANDLERS[args.command](args, Settings())
-    except (DataError, BundleError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        settings = Settings()
+    except ValidationError as exc:  # the environment's PROPOSAL_ROUTER_* variables
+        for error in exc.errors():
+            name = f"PROPOSAL_ROUTER_{'_'.join(map(str, error['loc'])).upper()}"
+            print(f"错误：环境变量 {name} 的值 {error.get('input')!r} 不可用：{error['msg']}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (ValueError, LookupError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    try:
+        HANDLERS[args.command](args, settings)
+    except ProposalRouterError as exc:
+        print(f"错误：{exc.describe(option_flag)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in TRAINING_PACKAGES:
+            raise
+        print(f"错误：{args.command} 命令需要训练用的依赖包（缺少 {exc.name}）：{TRAIN_EXTRA}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0
 

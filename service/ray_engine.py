@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from proposal_router.model.errors import SetupError
 from proposal_router.model.manifest import MANIFEST, BundleManifest, Precision, load_manifest
 from proposal_router.model.router import Router
 from proposal_router.model.schemas import Proposal, RoutingResult
@@ -69,7 +70,7 @@ class RayEngine:
         try:
             import ray  # noqa: F401
         except ImportError as exc:
-            raise ValueError("--engine ray needs Ray: pip install 'proposal-router[ray]'") from exc
+            raise SetupError("用 Ray 交办需要安装 Ray：pip install 'proposal-router[ray]'", option="engine") from exc
         self.bundle = Path(bundle)
         self.manifest = load_manifest(self.bundle)
         self.threads, self.precision = threads or 1, precision
@@ -88,9 +89,10 @@ class RayEngine:
         cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
         workers = self.workers or max(1, cpus // self.threads)
         if self.address is None and workers * self.threads > cpus:  # a local Ray cannot grow: it would wait forever
-            raise ValueError(
-                f"--workers {workers} × --threads {self.threads} needs {workers * self.threads} CPUs; "
-                f"this machine's Ray has {cpus}"
+            raise SetupError(
+                f"{workers} 个工作进程 × 每个 {self.threads} 个线程需要 {workers * self.threads} 个 CPU，"
+                f"本机的 Ray 只有 {cpus} 个",
+                option="workers",
             )
         return workers
 

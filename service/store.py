@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from proposal_router.model.errors import Conflict, InvalidRequest, NotFound
 from proposal_router.model.router import Router
 from proposal_router.model.schemas import Proposal, RoutingResult
 from proposal_router.service.catalogue import Catalogue
@@ -23,16 +24,10 @@ from proposal_router.service.schemas import ProposalIn, ReviewIn
 from proposal_router.service.security import Role, hash_key, new_key, shown_prefix
 
 
-class NotFound(LookupError):
-    pass
-
-
-class Conflict(RuntimeError):
-    pass
-
-
 class DuplicateName(Conflict):
     """Another key, active or revoked, has this name."""
+
+    option = "name"
 
 
 @dataclass(frozen=True)
@@ -231,7 +226,7 @@ def decide(
             "co_departments": [catalogue.department(c) for c in co] if co is not None else answer["co_departments"],
         }
         if values["lead_department"] is None:
-            raise ValueError("the model named no lead department: a correction must give lead_department")
+            raise InvalidRequest("模型没有给出主办单位：更正时必须指定主办单位（lead_department）")
         unique = dict.fromkeys(values["co_departments"])
         values["co_departments"] = [c for c in unique if c != values["lead_department"]]
     at = now()
@@ -299,7 +294,7 @@ def create_key(session: Session, name: str, role: Role, actor: Acting) -> tuple[
     """A new key, shown only here; its name must be new too (DuplicateName), so the audit log's names are unique."""
     name = name.strip()
     if not name:
-        raise ValueError("密钥名称不能为空")
+        raise InvalidRequest("密钥名称不能为空")
     key = new_key()
     record = ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=shown_prefix(key), created_at=now())
     session.add(record)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from proposal_router.model.intake.tables import read_table
 from proposal_router.service import workbook
-from proposal_router.service.cli import main
+from proposal_router.service.cli import HANDLERS, main
 from tests.conftest import make_rows, write_csv
 
 
@@ -41,16 +43,16 @@ def test_train_reports_unknown_department(tmp_path: Path, capsys: pytest.Capture
     rows[1]["lead_department"] = "市宣传局"
     data = write_csv(tmp_path / "bad.csv", rows)
     err = _fails(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--model-type", "baseline"], capsys)
-    assert "bad.csv, row 3, column 'lead_department': unknown department '市宣传局'" in err
+    assert "bad.csv，第 3 行，「lead_department」列：unknown department '市宣传局'" in err
     assert not (tmp_path / "m").exists()
 
 
 def test_train_reports_missing_column_and_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_csv(tmp_path / "t.csv", make_rows(5))
     err = _fails(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--body-field", "提案内容"], capsys)
-    assert "column '提案内容': column not found (set --body-field)" in err
+    assert "「提案内容」列：找不到此列" in err and "（请用 --body-field 指定列名）" in err
     err = _fails(["train", "--data", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "m")], capsys)
-    assert "absent.csv: file not found" in err
+    assert "absent.csv：找不到此文件" in err
 
 
 def test_unloadable_base_model_is_a_clear_error_and_leaves_nothing(
@@ -60,16 +62,16 @@ def test_unloadable_base_model_is_a_clear_error_and_leaves_nothing(
     data = write_csv(tmp_path / "t.csv", make_rows(5))
     argv = ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--taxonomy", "none"]
     err = _fails([*argv, "--base-model", "someone/not-cached-model"], capsys)
-    assert "neither a local model directory nor in the local hub cache" in err
+    assert "既不是本地模型目录，也不在本地缓存中" in err
     err = _fails([*argv, "--base-model", str(tmp_path)], capsys)
-    assert "not a model directory (no config.json)" in err
+    assert "不是模型目录（没有 config.json）" in err
     assert not (tmp_path / "m").exists() and not (tmp_path / "m.partial").exists()
 
 
 def test_transformer_without_base_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_csv(tmp_path / "t.csv", make_rows(5))
     err = _fails(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--taxonomy", "none"], capsys)
-    assert "needs --base-model" in err
+    assert "预训练模型（本地目录）（请用 --base-model 指定）" in err
 
 
 def _office_intake(tmp_path: Path) -> list[str]:
@@ -88,7 +90,7 @@ def test_route_skips_bad_rows_and_routes_the_rest(
     assert main(["route", "--model", str(bundle), "--output", str(out), *_office_intake(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "routed 7 proposals" in captured.out and "2 rows not routed" in captured.out
-    assert "intake.csv, row 3, column '标题/内容': empty text" in captured.err
+    assert "intake.csv，第 3 行，「标题/内容」列：标题和正文都为空" in captured.err
     routed = read_table(out)
     assert len(routed.rows) == 7
     assert routed.columns[:3] == ["编号", "标题", "内容"]
@@ -108,7 +110,7 @@ def test_route_rejects_a_5_mb_cell_and_routes_the_rest(
     columns = ["--id-field", "编号", "--title-field", "标题", "--body-field", "内容"]
     assert main(["route", "--model", str(bundle), "--input", str(source), "--output", str(out), *columns]) == 0
     err = capsys.readouterr().err
-    assert f"intake.csv, row 4, column '标题/内容': text of {size:,} characters, over the limit of 20,000" in err
+    assert f"intake.csv，第 4 行，「标题/内容」列：正文共 {size:,} 字，超过 20,000 字的上限" in err
     assert [r["编号"] for r in read_table(out).rows] == [r["编号"] for i, r in enumerate(rows) if i != 2]
 
 
@@ -158,7 +160,7 @@ def test_result_columns_never_overwrite_the_offices_own() -> None:
 def test_route_rejects_unknown_output_type(bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = write_csv(tmp_path / "in.csv", make_rows(1))
     err = _fails(["route", "--model", str(bundle), "--input", str(source), "--output", str(tmp_path / "o.pdf")], capsys)
-    assert "unsupported file type '.pdf'" in err
+    assert "不支持 .pdf 文件" in err
 
 
 def test_predict_from_argument_and_stdin(
@@ -172,7 +174,7 @@ def test_predict_from_argument_and_stdin(
     assert main(["predict", "--model", str(bundle)]) == 0
     assert json.loads(capsys.readouterr().out)["lead_department"]["name"] == "市医疗保障局"
     monkeypatch.setattr("sys.stdin", io.StringIO("  "))
-    assert "empty text" in _fails(["predict", "--model", str(bundle)], capsys)
+    assert "提案文本为空" in _fails(["predict", "--model", str(bundle)], capsys)
 
 
 def test_short_text_goes_to_review(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,7 +206,7 @@ def test_train_never_overwrites_a_folder_that_is_not_a_bundle(
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me", encoding="utf-8")
     err = _fails(["train", "--data", str(data), "--out", str(precious), "--model-type", "baseline"], capsys)
-    assert "exists and is not a model bundle; refusing to overwrite" in err
+    assert "已存在且不是模型包，不会覆盖它（请用 --out 指定）" in err
     assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
 
 
@@ -221,4 +223,33 @@ def test_an_unknown_encoder_in_the_environment_is_a_clear_error(
 ) -> None:
     monkeypatch.setenv("PROPOSAL_ROUTER_ENCODER", "fp16")
     err = _fails(["predict", "--model", str(bundle), "建议增加公交线路"], capsys)
-    assert "encoder" in err and "Input should be 'fp32' or 'int8'" in err
+    assert "环境变量 PROPOSAL_ROUTER_ENCODER 的值 'fp16' 不可用" in err
+
+
+def test_training_command_without_the_training_extra_says_what_to_install(tmp_path: Path) -> None:
+    """A serving install has no scikit-learn or torch: `train` says which extra to install, exit 2."""
+    blocked = "import sys; sys.modules.update({m: None for m in ('sklearn', 'torch', 'transformers')})"
+    run = f"{blocked}; from proposal_router.service.cli import main; sys.exit(main(sys.argv[1:]))"
+    data = tmp_path / "t.csv"
+    data.write_text("id,title,body,lead_department\n1,标题,正文,市教育局\n", encoding="utf-8")
+    argv = ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--model-type", "baseline"]
+    done = subprocess.run([sys.executable, "-c", run, *argv], capture_output=True, text=True, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'proposal-router[train]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bug_is_a_traceback_not_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the user's mistakes are exit 2: a KeyError from our own code must surface as itself."""
+
+    def broken(*_: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(HANDLERS, "db", broken)
+    with pytest.raises(KeyError):
+        main(["db", "upgrade"])
+
+
+def test_training_flags_come_from_train_config(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bounds are TrainConfig's: --max-length 1000 is refused naming the flag, before anything is read."""
+    assert main(["train", "--data", "absent.csv", "--out", "x", "--max-length", "1000"]) == 2
+    assert "应不大于 512（请用 --max-length 指定）" in capsys.readouterr().err

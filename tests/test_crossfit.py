@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from proposal_router.model.cases import CaseScorer, top_k_similarity
+from proposal_router.model.errors import SetupError
 from proposal_router.model.intake.records import ColumnMap
 from proposal_router.model.manifest import load_manifest
 from proposal_router.model.mentions import MentionScorer
@@ -32,7 +33,7 @@ def test_folds_are_stratified_disjoint_and_reproducible() -> None:
         assert not set(rows) & set(out)
         assert sum(strata[i] == "a" for i in out) == 4 and sum(strata[i] == "b" for i in out) == 2
     assert all((a == c).all() for (a, _), (c, _) in zip(folds, fold_indices(strata, 5, seed=0), strict=True))
-    with pytest.raises(ValueError, match="needs at least 5 labelled rows, got 3"):
+    with pytest.raises(SetupError, match="至少需要 5 行有标注的数据，现有 3 行"):
         fold_indices(["a", "b", "c"], 5, seed=0)
 
 
@@ -81,7 +82,7 @@ def test_unavailable_component_is_a_clear_error(tmp_path: Path, capsys: pytest.C
     data = write_csv(tmp_path / "t.csv", make_rows(10))
     argv = ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--model-type", "baseline"]
     assert main([*argv, "--components", "cases"]) == 2
-    assert "component(s) cases not available here (possible: baseline, mentions, prior)" in capsys.readouterr().err
+    assert "这些组件在此数据和模型下不可用：cases（可用：baseline、mentions、prior）" in capsys.readouterr().err
 
 
 def test_the_demo_stack_uses_the_taxonomy_and_serves_what_it_fitted(tmp_path: Path) -> None:

@@ -67,21 +67,21 @@ def test_every_unknown_department_is_reported_with_row_and_column(
     with pytest.raises(DataError) as info:
         load_labelled(write_csv(tmp_path / "t.csv", rows), ColumnMap(), taxonomy)
     text = str(info.value)
-    assert "t.csv, row 4, column 'lead_department': unknown department '市卫生健康委'" in text
+    assert "t.csv，第 4 行，「lead_department」列：unknown department '市卫生健康委'" in text
     assert "did you mean 市卫生健康委员会" in text
-    assert "t.csv, row 7, column 'co_departments': unknown department '市宣传部'" in text
+    assert "t.csv，第 7 行，「co_departments」列：unknown department '市宣传部'" in text
 
 
 def test_missing_text_column_suggests_the_closest_names(tmp_path: Path, rows: list[dict[str, str]]) -> None:
     renamed = [{("content" if k == "body" else k): v for k, v in r.items()} for r in rows]
-    with pytest.raises(DataError, match=r"column 'body': column not found \(set --body-field\)") as info:
+    with pytest.raises(DataError, match=r"「body」列：找不到此列") as info:
         load_labelled(write_csv(tmp_path / "t.csv", renamed), ColumnMap(), None)
     assert "content" in str(info.value)
 
 
 def test_no_label_column_at_all(tmp_path: Path, rows: list[dict[str, str]]) -> None:
     unlabelled = [{k: r[k] for k in ("id", "title", "body")} for r in rows]
-    with pytest.raises(DataError, match=r"--topic-field.*\n.*--lead-field"):
+    with pytest.raises(DataError, match=r"「topic」列：找不到此列.*\n.*「lead_department」列：找不到此列"):
         load_labelled(write_csv(tmp_path / "t.csv", unlabelled), ColumnMap(), None)
 
 
@@ -99,8 +99,8 @@ def test_empty_text_is_a_warning_and_duplicate_ids_are_skipped(
     data = load_labelled(write_csv(tmp_path / "t.csv", rows), ColumnMap(), taxonomy)
     assert len(data.examples) == len(rows) - 2
     messages = [str(w) for w in data.warnings]
-    assert any("row 2" in m and "empty text" in m for m in messages)
-    assert any("row 6" in m and f"duplicate id {rows[4]['id']!r} (first at row 5)" in m for m in messages)
+    assert any("第 2 行" in m and "标题和正文都为空" in m for m in messages)
+    assert any("第 6 行" in m and f"编号 {rows[4]['id']} 重复（首次出现在第 5 行）" in m for m in messages)
 
 
 def test_without_taxonomy_labels_come_from_the_data(tmp_path: Path, rows: list[dict[str, str]]) -> None:

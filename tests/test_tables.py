@@ -103,8 +103,8 @@ def test_jsonl_bad_line_is_reported_and_the_rest_kept(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("in.txt", "x", "unsupported file type '.txt'"),
-        ("in.csv", "", "empty"),
+        ("in.txt", "x", "不支持 .txt 文件"),
+        ("in.csv", "", "文件为空"),
         ("in.xlsx", "not a zip", "不是可读的 XLSX 工作簿"),
     ],
 )
@@ -117,7 +117,7 @@ def test_unreadable_inputs_name_the_file(tmp_path: Path, name: str, content: str
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="file not found"):
+    with pytest.raises(DataError, match="找不到此文件"):
         read_table(tmp_path / "absent.csv")
 
 

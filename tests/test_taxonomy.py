@@ -44,12 +44,12 @@ def test_topics_resolve_by_key_or_name(taxonomy: Taxonomy) -> None:
 def test_unknown_department_is_a_row_issue_with_a_suggestion(taxonomy: Taxonomy) -> None:
     issue = Resolver(taxonomy).department("市卫生健康委", "a.csv", 7, "lead_department")
     assert not isinstance(issue, str)
-    assert str(issue).startswith("a.csv, row 7, column 'lead_department': unknown department")
+    assert str(issue).startswith("a.csv，第 7 行，「lead_department」列：unknown department")
     assert "市卫生健康委员会" in issue.message
 
 
 def test_an_alias_claimed_by_two_departments_is_refused() -> None:
-    with pytest.raises(ValueError, match="used by both"):
+    with pytest.raises(ValueError, match="同时属于 市甲局 和 市乙局"):
         Taxonomy.model_validate(
             {
                 "topics": [{"key": "a", "name": "甲"}],
@@ -64,7 +64,7 @@ def test_an_alias_claimed_by_two_departments_is_refused() -> None:
 def test_broken_taxonomy_file_names_itself(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     path.write_text("topics: [", encoding="utf-8")
-    with pytest.raises(DataError, match=r"t\.yaml: not a valid taxonomy"):
+    with pytest.raises(DataError, match=r"t\.yaml：不是有效的分类表"):
         load_taxonomy(path)
-    with pytest.raises(DataError, match="taxonomy file not found"):
+    with pytest.raises(DataError, match="找不到分类表文件"):
         load_taxonomy(tmp_path / "absent.yaml")

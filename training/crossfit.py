@@ -16,6 +16,7 @@ from sklearn.metrics import label_ranking_average_precision_score
 from sklearn.model_selection import StratifiedKFold
 
 from proposal_router.model.calibration import Array
+from proposal_router.model.errors import SetupError
 from proposal_router.model.manifest import Component, HeadName, HeadSpec
 from proposal_router.model.router import combine
 from proposal_router.training.components import (
@@ -35,7 +36,7 @@ Logits = dict[str, dict[str, Array]]
 def fold_indices(strata: list[str], folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified folds (a class with fewer rows than folds is spread as far as it goes)."""
     if len(strata) < folds:
-        raise ValueError(f"cross-fitting with {folds} folds needs at least {folds} labelled rows, got {len(strata)}")
+        raise SetupError(f"{folds} 折交叉拟合至少需要 {folds} 行有标注的数据，现有 {len(strata)} 行", option="folds")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "the least populated class has only n members"

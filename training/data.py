@@ -12,6 +12,7 @@ from proposal_router.model.intake.tables import read_table
 from proposal_router.model.taxonomy import Resolver, Taxonomy
 
 HEADS = ("topic", "lead", "co")
+HEAD_NAMES = {"topic": "主题", "lead": "主办单位", "co": "协办单位"}
 
 
 @dataclass
@@ -69,8 +70,8 @@ def load_labelled(
     if not (present["topic"] or present["lead"]):
         raise DataError(
             [
-                missing_column(table, columns.topic, "--topic-field"),
-                missing_column(table, columns.lead, "--lead-field"),
+                missing_column(table, columns.topic, "topic"),
+                missing_column(table, columns.lead, "lead"),
             ]
         )
     rows, issues = read_proposals(table, columns)
@@ -83,9 +84,8 @@ def load_labelled(
             value = str(raw.get(column, "")).strip() if present[head] else ""
             if not value:
                 if present[head]:
-                    issues.append(
-                        RowIssue(table.path, row, column, f"empty {head} label; not used for that head", False)
-                    )
+                    name = HEAD_NAMES[head]
+                    issues.append(RowIssue(table.path, row, column, f"{name}为空，此行不用于学习{name}", False))
                 continue
             if resolver is None:
                 setattr(example, head, value)
@@ -114,7 +114,7 @@ def load_labelled(
     if fatal:
         raise DataError(fatal)
     if not examples:
-        raise DataError(RowIssue(table.path, None, None, "no usable rows"))
+        raise DataError(RowIssue(table.path, None, None, "没有可用的行"))
     heads = [h for h in HEADS if present[h]]
     topic_order = taxonomy.topic_names if taxonomy else None
     dept_order = taxonomy.department_names if taxonomy else None

@@ -19,6 +19,7 @@ import numpy as np
 
 from proposal_router.model.calibration import Array
 from proposal_router.model.encoder import DocumentEmbedder, default_threads
+from proposal_router.model.errors import SetupError
 from proposal_router.model.intake.records import ColumnMap
 from proposal_router.model.manifest import (
     MANIFEST,
@@ -72,9 +73,9 @@ def train_bundle(
 ) -> BundleManifest:
     """Write a complete, evaluated bundle to `out`: built beside it, moved into place only when whole."""
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise ValueError(f"{out}: exists and is not a model bundle; refusing to overwrite it (choose another --out)")
+        raise SetupError(f"{out} 已存在且不是模型包，不会覆盖它", option="out")
     if config.model_type == "transformer" and not config.base_model:
-        raise ValueError("a transformer needs --base-model (a local directory or a hub id)")
+        raise SetupError("transformer 模型需要预训练模型（本地目录）", option="base_model")
     work = out.with_name(out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -156,8 +157,9 @@ def _candidates(config: TrainConfig, corpus: Corpus) -> list[Component]:
     if config.components is not None:
         unknown = set(config.components) - set(found)
         if unknown:
-            raise ValueError(
-                f"component(s) {', '.join(sorted(unknown))} not available here (possible: {', '.join(found)})"
+            raise SetupError(
+                f"这些组件在此数据和模型下不可用：{'、'.join(sorted(unknown))}（可用：{'、'.join(found)}）",
+                option="components",
             )
         found = [c for c in found if c in config.components]
     return found

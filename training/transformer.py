@@ -17,6 +17,7 @@ from torch import nn
 
 from proposal_router.model.calibration import Array
 from proposal_router.model.encoder import pool_documents
+from proposal_router.model.errors import SetupError
 from proposal_router.model.text import Windows
 
 BATCH = 32
@@ -71,14 +72,14 @@ def check_base_model(base_model: str) -> None:
     local = Path(base_model)
     if local.is_dir():
         if not (local / "config.json").is_file():
-            raise ValueError(f"{base_model}: not a model directory (no config.json)")
+            raise SetupError(f"{base_model}：不是模型目录（没有 config.json）", option="base_model")
         return
     try:
         AutoConfig.from_pretrained(base_model)
     except OSError as exc:
-        raise ValueError(
-            f"--base-model {base_model!r} is neither a local model directory nor in the local hub cache; "
-            "on an offline network, copy the model's directory here and pass its path"
+        raise SetupError(
+            f"预训练模型 {base_model} 既不是本地模型目录，也不在本地缓存中；内网环境请把模型目录复制到本机并给出其路径",
+            option="base_model",
         ) from exc
 
 

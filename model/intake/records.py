@@ -34,17 +34,18 @@ def split_list(value: Any) -> list[str]:
     return [part for part in _LIST_SEPARATORS.split(str(value or "")) if part]
 
 
-def missing_column(table: Table | TableStream, column: str, flag: str) -> RowIssue:
+def missing_column(table: Table | TableStream, column: str, option: str) -> RowIssue:
+    """`option` is the `ColumnMap` field that named the column: each front end says how to set it."""
     close = difflib.get_close_matches(column, table.columns, n=3, cutoff=0.3)
-    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-    available = ", ".join(table.columns)
-    return RowIssue(table.path, None, column, f"column not found (set {flag}){hint} The file has: {available}")
+    hint = f"；是否指 {'、'.join(f'「{c}」' for c in close)}？" if close else ""
+    available = "、".join(table.columns)
+    return RowIssue(table.path, None, column, f"找不到此列{hint}。文件中的列有：{available}", option=option)
 
 
 def require_columns(table: Table | TableStream, columns: ColumnMap) -> None:
     issues = [
-        missing_column(table, name, flag)
-        for names, flag in ((columns.title, "--title-field"), (columns.body, "--body-field"))
+        missing_column(table, name, option)
+        for names, option in ((columns.title, "title"), (columns.body, "body"))
         for name in names
         if name not in table.columns
     ]
@@ -101,17 +102,17 @@ def _proposals(
         ident = str(raw.get(columns.id, "")).strip() or f"row-{row}"
         title, body = _text(raw, columns.title), _text(raw, columns.body)
         if not (title or body):
-            issues.append(RowIssue(table.path, row, text_cols, "empty text; row skipped", fatal=False))
+            issues.append(RowIssue(table.path, row, text_cols, "标题和正文都为空，该行已跳过", fatal=False))
             continue
         if max_chars is not None and len(title) + len(body) > max_chars:
             message = (
-                f"text of {len(title) + len(body):,} characters, over the limit of {max_chars:,} "
-                "(PROPOSAL_ROUTER_MAX_TEXT_CHARS); row skipped"
+                f"正文共 {len(title) + len(body):,} 字，超过 {max_chars:,} 字的上限"
+                "（PROPOSAL_ROUTER_MAX_TEXT_CHARS），该行已跳过"
             )
             issues.append(RowIssue(table.path, row, text_cols, message, fatal=False))
             continue
         if ident in seen:
-            message = f"duplicate id {ident!r} (first at row {seen[ident]}); row skipped"
+            message = f"编号 {ident} 重复（首次出现在第 {seen[ident]} 行），该行已跳过"
             issues.append(RowIssue(table.path, row, columns.id, message, fatal=False))
             continue
         seen[ident] = row

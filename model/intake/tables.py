@@ -79,7 +79,7 @@ def _check_suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise DataError(
-            RowIssue(str(path), None, None, f"unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED)}")
+            RowIssue(str(path), None, None, f"不支持 {suffix or '无扩展名'} 文件，请用 {'、'.join(SUPPORTED)}")
         )
     return suffix
 
@@ -107,7 +107,7 @@ def _encoding_of(path: Path) -> str:
         except UnicodeDecodeError:
             continue
         return encoding
-    raise DataError(RowIssue(str(path), None, None, "cannot decode the file as UTF-8 or GBK/GB18030"))
+    raise DataError(RowIssue(str(path), None, None, "无法按 UTF-8 或 GBK/GB18030 编码读取此文件"))
 
 
 def _too_big(path: Path, message: str, setting: str, row: int | None = None) -> DataError:
@@ -179,7 +179,7 @@ def _csv_stream(path: Path, limits: ReadLimits) -> TableStream:
             except csv.Error as exc:
                 raise DataError(RowIssue(str(path), reader.line_num, None, f"CSV 格式错误：{exc}")) from exc
 
-    columns, rows = _framed(path, records(), "the file is empty (no header row)")
+    columns, rows = _framed(path, records(), "文件为空（没有表头行）")
     return TableStream(str(path), columns, rows, encoding)
 
 
@@ -236,7 +236,7 @@ def _jsonl_stream(path: Path, limits: ReadLimits) -> TableStream:
                 found += 1
                 yield number, record
         if not found:
-            raise DataError(stream.issues or RowIssue(str(path), None, None, "the file is empty"))
+            raise DataError(stream.issues or RowIssue(str(path), None, None, "文件为空"))
 
     stream.rows = rows()
     return stream
@@ -363,7 +363,7 @@ def _xlsx_stream(path: Path, sheet: str | None, limits: ReadLimits) -> TableStre
         with zipfile.ZipFile(path) as archive:
             merges = _Merges(path, _merged_ranges(path, archive, ws._worksheet_path.lstrip("/"), limits))
         columns, rows = _framed(
-            path, _xlsx_records(path, ws, limits, merges), f"sheet {ws.title!r} is empty (no header row)"
+            path, _xlsx_records(path, ws, limits, merges), f"工作表「{ws.title}」为空（没有表头行）"
         )
     except BaseException:
         book.close()
@@ -419,7 +419,7 @@ def stream_table(path: str | Path, sheet: str | None = None, limits: ReadLimits 
     limits = limits or ReadLimits()
     suffix = _check_suffix(path)
     if not path.is_file():
-        raise DataError(RowIssue(str(path), None, None, "file not found"))
+        raise DataError(RowIssue(str(path), None, None, "找不到此文件"))
     if suffix == ".csv":
         return _csv_stream(path, limits)
     if suffix == ".jsonl":

@@ -17,17 +17,18 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from proposal_router.model.errors import ProposalRouterError, SetupError
 from proposal_router.model.explain import Explainer
 from proposal_router.model.router import Router
 from proposal_router.model.taxonomy import load_taxonomy
 from proposal_router.service import store
 from proposal_router.service.api.batch_worker import BatchWorker
 from proposal_router.service.api.docs import OPENAPI_URL, install_docs
-from proposal_router.service.api.errors import http_failed, validation_failed
+from proposal_router.service.api.errors import http_failed, server_fault, user_error, validation_failed
 from proposal_router.service.api.metrics import Metrics
 from proposal_router.service.api.routes import analysis, batches, health, keys, metrics, proposals, review
 from proposal_router.service.api.state import AppState
-from proposal_router.service.catalogue import Catalogue, UnknownName
+from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.config import Settings
 from proposal_router.service.db.engine import make_engine, session_factory
 from proposal_router.service.db.migrate import upgrade
@@ -112,7 +113,7 @@ def _batch_engine(settings: Settings, router: Router) -> BatchEngine:
 def build_state(settings: Settings, router: Router | None = None) -> AppState:
     if router is None:
         if not settings.model:
-            raise ValueError("no model bundle: pass --model DIR or set PROPOSAL_ROUTER_MODEL")
+            raise SetupError("没有指定模型包", option="model")
         router = Router(settings.model, threads=settings.threads, precision=settings.encoder)
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -211,21 +212,8 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
     async def login_required(_: Request, exc: web.LoginRequired) -> RedirectResponse:
         return web.login_redirect(exc)
 
-    @app.exception_handler(store.NotFound)
-    async def not_found(_: Request, exc: store.NotFound) -> JSONResponse:
-        return _error(status.HTTP_404_NOT_FOUND, str(exc))
-
-    @app.exception_handler(store.Conflict)
-    async def conflict(_: Request, exc: store.Conflict) -> JSONResponse:
-        return _error(status.HTTP_409_CONFLICT, str(exc))
-
-    @app.exception_handler(UnknownName)
-    async def unknown(_: Request, exc: UnknownName) -> JSONResponse:
-        return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
-
-    @app.exception_handler(ValueError)
-    async def invalid(_: Request, exc: ValueError) -> JSONResponse:
-        return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+    app.add_exception_handler(ProposalRouterError, user_error)
+    app.add_exception_handler(Exception, server_fault)
 
     @app.exception_handler(OperationalError)
     async def database_down(_: Request, exc: OperationalError) -> JSONResponse:

@@ -1,4 +1,9 @@
-"""Validation errors as clients may read them: where, and what is wrong, in Chinese; nothing of the input.
+"""Errors as clients may read them: each kind with its own status, in Chinese, and nothing of the input.
+
+Every `ProposalRouterError` has its status in `STATUSES`, looked up along its class's MRO; anything else is
+a bug, logged with its traceback and answered 500 without details.
+
+Validation errors: where, and what is wrong.
 
 FastAPI's own 422 echoes each offending `input` (a 4 MB string comes back whole, and an infinite number or a
 lone surrogate there makes the answer itself fail) and pydantic's and the codecs' English texts. The answer
@@ -12,6 +17,7 @@ of more than 4,300 digits) is a 400 "There was an error parsing the body" in Fas
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +26,20 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+
+from proposal_router.model.errors import (
+    BundleError,
+    Conflict,
+    DataError,
+    InvalidRequest,
+    NotFound,
+    ProposalRouterError,
+    SetupError,
+    UnknownName,
+)
+from proposal_router.model.intake.records import ColumnMap
+
+log = logging.getLogger("proposal_router.api")
 
 MAX_ERRORS = 50  # a body of a thousand unknown fields is told about the first ones, not answered a thousand times
 MAX_NAME_CHARS = 64  # of a field name in `loc`: a client's made-up key is not echoed at any length
@@ -159,3 +179,39 @@ async def http_failed(request: Request, exc: Exception) -> Response:
             return JSONResponse({"detail": [unreadable_json(exc.__cause__)]}, status.HTTP_422_UNPROCESSABLE_CONTENT)
         return JSONResponse({"detail": "无法读取请求体"}, status.HTTP_400_BAD_REQUEST)
     return await http_exception_handler(request, exc)
+
+
+# The client's mistakes are 4xx; a bundle or setting that is wrong is the server's (500, logged).
+STATUSES: dict[type[ProposalRouterError], int] = {
+    DataError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    UnknownName: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    InvalidRequest: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+    BundleError: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    SetupError: status.HTTP_500_INTERNAL_SERVER_ERROR,
+}
+SERVER_FAULT = "服务器内部错误，已记录在服务日志中；请联系管理员"
+
+
+def upload_field(option: str) -> str:
+    """An upload names its columns in the form fields `title_field`, `body_field`, …; a JSON body by field."""
+    return f"表单字段 {option}_field" if option in ColumnMap.model_fields else f"字段 {option}"
+
+
+def status_of(exc: ProposalRouterError) -> int:
+    return next(STATUSES[kind] for kind in type(exc).__mro__ if kind in STATUSES)
+
+
+async def user_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProposalRouterError)
+    code = status_of(exc)
+    if code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
+        log.error("%s %s: %s", request.method, request.url.path, exc, exc_info=exc)
+        return JSONResponse({"detail": SERVER_FAULT}, code)
+    return JSONResponse({"detail": exc.describe(upload_field)}, code)
+
+
+async def server_fault(request: Request, exc: Exception) -> Response:
+    """A bug: Starlette logs the traceback after this answer; the client learns nothing of the internals."""
+    return JSONResponse({"detail": SERVER_FAULT}, status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from proposal_router.model.errors import NotFound
 from proposal_router.service import batches, store
 from proposal_router.service.api.deps import DB
 from proposal_router.service.db.models import BatchJob
@@ -39,7 +40,7 @@ def cancel(job_id: ProposalId, session: DB, user: User, csrf: Annotated[str, For
         return PlainTextResponse(BAD_CSRF, status.HTTP_403_FORBIDDEN)
     job = session.get(BatchJob, job_id)
     if job is None:
-        raise store.NotFound(f"没有批处理任务 {job_id}")
+        raise NotFound(f"没有批处理任务 {job_id}")
     if job.status in batches.UNFINISHED:
         batches.cancel(session, job, store.Actor(user.name, user.key_id))
     return RedirectResponse(f"/ui/batches?cancelled={job_id}", status.HTTP_303_SEE_OTHER)

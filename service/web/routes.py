@@ -12,11 +12,11 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader
 from pydantic import ValidationError
 
+from proposal_router.model.errors import Conflict, InvalidRequest, UnknownName
 from proposal_router.model.schemas import Proposal
 from proposal_router.service import store
 from proposal_router.service.api.convert import to_out
 from proposal_router.service.api.deps import DB, State
-from proposal_router.service.catalogue import UnknownName
 from proposal_router.service.labels import REASONS, STATUSES
 from proposal_router.service.schemas import INT64_MAX, OFFSET_MAX, ProposalId, ReviewIn
 from proposal_router.service.security import allows
@@ -246,9 +246,9 @@ def decide(
     except ValidationError as exc:
         message = "；".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         return _detail(request, state, session, user, proposal_id, message, status.HTTP_422_UNPROCESSABLE_CONTENT)
-    except (UnknownName, ValueError) as exc:
+    except (UnknownName, InvalidRequest) as exc:
         return _detail(request, state, session, user, proposal_id, str(exc), status.HTTP_422_UNPROCESSABLE_CONTENT)
-    except store.Conflict as exc:
+    except Conflict as exc:
         return _detail(request, state, session, user, proposal_id, str(exc), status.HTTP_409_CONFLICT)
     state.metrics.decisions.labels(kind=f"review_{action}").inc()
     return RedirectResponse(f"/ui/queue?done={proposal_id}", status.HTTP_303_SEE_OTHER)

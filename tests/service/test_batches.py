@@ -80,7 +80,7 @@ def test_a_killed_job_resumes_and_routes_every_row_exactly_once(
     assert [r["编号"] for r in results.rows] == [f"2026-{i:05d}" for i in range(n)]  # in file order, once each
     assert sum(r["处理方式"] == "人工复核" for r in results.rows) == pending  # review rows are in the queue
     rejected = read_table(out, "未处理行")
-    assert len(rejected.rows) == 1 and "empty text" in rejected.rows[0]["原因"]
+    assert len(rejected.rows) == 1 and "标题和正文都为空" in rejected.rows[0]["原因"]
 
 
 def test_running_a_finished_job_again_routes_nothing(

@@ -72,7 +72,7 @@ def test_bad_uploads_get_clear_errors(service: Service, tmp_path: Path) -> None:
     misnamed.write_text("编号,标题,正文\n1,关于,内容\n", encoding="utf-8")
     response = upload(service.client, key, misnamed)
     assert response.status_code == 422
-    assert "intake.csv, column '提案标题': column not found" in response.json()["detail"]
+    assert "intake.csv，「提案标题」列：找不到此列" in response.json()["detail"]
     assert "/tmp" not in response.json()["detail"]
     assert service.client.get("/v1/batches/99", headers={"X-API-Key": key}).status_code == 404
     assert service.client.post("/v1/batches").status_code == 401
@@ -89,7 +89,7 @@ def test_a_problem_found_only_when_reading_fails_the_job_with_a_clear_error(serv
     assert created.status_code == 202, created.text
     state = wait_done(service.client, key, created.json()["id"])
     assert state["status"] == "failed"
-    assert "来信.jsonl, column '提案标题': column not found (set --title-field); did you mean '标题'?" in state["error"]
+    assert "来信.jsonl，「提案标题」列：找不到此列；是否指 「标题」？" in state["error"]
     assert "/tmp" not in state["error"]
     assert service.client.get(f"/v1/batches/{state['id']}/result", headers={"X-API-Key": key}).status_code == 409
 
@@ -105,7 +105,7 @@ def test_a_5_mb_cell_is_a_rejected_row_and_the_rest_is_routed(service: Service, 
     book = load_workbook(io.BytesIO(response.content))
     assert [r[0] for r in book["交办结果"].iter_rows(min_row=2, values_only=True)][-1] == "2026-after"
     problems = [" ".join(map(str, r)) for r in book["未处理行"].iter_rows(min_row=2, values_only=True)]
-    expected = "intake.csv 8 提案标题/提案内容 text of 5,000,004 characters, over the limit of 20,000"
+    expected = "intake.csv 8 提案标题/提案内容 正文共 5,000,004 字，超过 20,000 字的上限"
     assert any(p.startswith(expected) for p in problems), problems
 
 

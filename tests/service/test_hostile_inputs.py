@@ -37,7 +37,7 @@ def send(service: Service, path: Path, name: str | None = None, **form: str) -> 
 
 
 BOMBS: dict[str, tuple[Callable[[Path], Path], str]] = {
-    "merged A1:XFD1048576": (attacks.merge_bomb, "column not found"),
+    "merged A1:XFD1048576": (attacks.merge_bomb, "找不到此列"),
     "zip bomb": (lambda p: attacks.zip_bomb(p, 30_000_000), "PROPOSAL_ROUTER_MAX_ZIP_RATIO"),
     "billion laughs": (attacks.billion_laughs, "被禁止的实体"),
     "undefined entity": (attacks.undefined_entity, "未定义的实体"),

@@ -52,7 +52,10 @@ def test_more_workers_than_a_local_ray_has_cpus_is_a_clear_error(
 ) -> None:
     args = ["route", "--model", str(demo_bundle), "--input", str(INTAKE), "--output", str(tmp_path / "out.csv")]
     assert main([*args, *OFFICE_COLUMNS, "--engine", "ray", "--workers", "3"]) == 2
-    assert "error: --workers 3 × --threads 1 needs 3 CPUs; this machine's Ray has 2" in capsys.readouterr().err
+    assert (
+        "错误：3 个工作进程 × 每个 1 个线程需要 3 个 CPU，本机的 Ray 只有 2 个（请用 --workers 指定）"
+        in capsys.readouterr().err
+    )
 
 
 def test_without_ray_installed_the_error_says_how_to_get_it(demo_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:

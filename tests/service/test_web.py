@@ -126,7 +126,7 @@ def test_bad_decisions_are_explained_on_the_page(service: Service) -> None:
     csrf = log_in(service)
     unknown = {"csrf": csrf, "action": "correct", "lead_department": "市不存在局"}
     response = service.client.post(f"/ui/proposals/{first['id']}", data=unknown)
-    assert response.status_code == 422 and "unknown department" in response.text
+    assert response.status_code == 422 and "未知的单位" in response.text
     no_reason = service.client.post(f"/ui/proposals/{first['id']}", data={"csrf": csrf, "action": "reject"})
     assert no_reason.status_code == 422 and "不予立案 needs a reason" in no_reason.text
     reject = {"csrf": csrf, "action": "reject", "reason": "属个人诉求"}

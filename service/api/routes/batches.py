@@ -10,12 +10,13 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 
-from proposal_router.model.errors import DataError
+from proposal_router.model.errors import Conflict, DataError, NotFound
 from proposal_router.model.intake.clean import clean_text
 from proposal_router.model.intake.records import ColumnMap, require_columns
 from proposal_router.model.intake.tables import SUPPORTED, ReadLimits, read_table
 from proposal_router.service import batches, store
 from proposal_router.service.api.deps import DB, Screener, State
+from proposal_router.service.api.errors import upload_field
 from proposal_router.service.db.models import BatchJob
 from proposal_router.service.schemas import ProposalId
 from proposal_router.service.workbook import write_workbook
@@ -29,7 +30,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def _job(session: DB, job_id: int) -> BatchJob:
     job = session.get(BatchJob, job_id)
     if job is None:
-        raise store.NotFound(f"no batch job {job_id}")
+        raise NotFound(f"no batch job {job_id}")
     return job
 
 
@@ -91,7 +92,9 @@ def _check_header(name: str, path: Path, columns: ColumnMap, sheet: str | None, 
         if path.suffix.lower() != ".jsonl":
             require_columns(preview, columns)
     except DataError as exc:  # name the file as the user knows it, not our temporary copy
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace(str(path), name)) from exc
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, exc.describe(upload_field).replace(str(path), name)
+        ) from exc
     return preview.columns
 
 
@@ -109,7 +112,7 @@ def one(job_id: ProposalId, session: DB, _: Screener) -> batches.JobProgress:
 def result(job_id: ProposalId, session: DB, caller: Screener) -> Response:
     job = _job(session, job_id)
     if job.status != batches.JobStatus.DONE:
-        raise store.Conflict(f"batch job {job_id} is {job.status}; the result is ready when it is done")
+        raise Conflict(f"batch job {job_id} is {job.status}; the result is ready when it is done")
     store.audit(session, caller.actor, "batch.result", {"batch": job.id})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "result.xlsx"
