@@ -62,7 +62,7 @@ def test_a_dimension_bomb_fails_its_job_at_the_row_limit_quickly(service: Servic
         assert answer.status_code == 202, answer.text
         state = wait_done(service.client, service.keys["screener"], answer.json()["id"], seconds=60)
     assert state["status"] == "failed", state  # not 47 minutes of the only worker's time
-    assert "row 1048576" in state["error"] and "PROPOSAL_ROUTER_MAX_ROWS" in state["error"]
+    assert "第 1048576 行" in state["error"] and "PROPOSAL_ROUTER_MAX_ROWS" in state["error"]
     assert "intake.xlsx" in state["error"] and "/tmp" not in state["error"]
     assert memory.grown_mb < MEMORY_MB
     with service.state.sessions() as session:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from proposal_router.model.errors import SetupError
 from proposal_router.service.cli import main
 from proposal_router.service.engine import batch_engine
 from tests.conftest import OFFICE_COLUMNS, REPO
@@ -60,5 +61,5 @@ def test_more_workers_than_a_local_ray_has_cpus_is_a_clear_error(
 
 def test_without_ray_installed_the_error_says_how_to_get_it(demo_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(ValueError, match=r"needs Ray: pip install 'proposal-router\[ray\]'"):
+    with pytest.raises(SetupError, match=r"需要安装 Ray：pip install 'proposal-router\[ray\]'"):
         batch_engine("ray", demo_bundle)
