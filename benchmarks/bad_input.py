@@ -142,9 +142,9 @@ def upload_case(bundle: Path, work: Path) -> dict[str, Any]:
     """POST the 100,000-row file: the answer comes after the header check; the rows are read in the background."""
     from fastapi.testclient import TestClient
 
-    from proposal_router.service import store
     from proposal_router.service.api.app import create_app
     from proposal_router.service.config import Settings
+    from proposal_router.service.domain import keys
 
     case = work / "upload"
     case.mkdir(exist_ok=True)
@@ -152,7 +152,7 @@ def upload_case(bundle: Path, work: Path) -> dict[str, Any]:
     settings = Settings(model=str(bundle), database_url=f"sqlite:///{case / 'service.db'}")
     with TestClient(create_app(settings)) as client:
         with client.app.state.services.sessions() as session:  # type: ignore[attr-defined]
-            key = store.create_key(session, "督查室", "screener", "bench")[1]
+            key = keys.create_key(session, "督查室", "screener", "bench")[1]
         data = {"id_field": "编号", "title_field": "提案标题", "body_field": "提案内容"}
         began = time.monotonic()
         with source.open("rb") as fh:

@@ -48,9 +48,14 @@ class CrossFit(BaseModel):
     score: str = Field(default="", description="what out_of_fold measures per head")
 
 
+NEVER_AUTO = 1.01
+"""A lead threshold above any calibrated confidence: with it nothing is routed automatically (a bundle whose
+validation could not show the target precision, or a test that wants every proposal reviewed)."""
+
+
 class RoutingSettings(BaseModel):
     target_precision: float = Field(default=0.95, gt=0.0, le=1.0)
-    lead_threshold: float = Field(default=1.01, description="calibrated lead confidence needed for auto")
+    lead_threshold: float = Field(default=NEVER_AUTO, description="calibrated lead confidence needed for auto")
     validation_precision: float | None = None
     validation_coverage: float | None = None
     min_chars: int = 20

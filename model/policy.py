@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 from proposal_router.model.manifest import RoutingSettings
-from proposal_router.model.schemas import Candidate, ReviewReason
+from proposal_router.model.schemas import Candidate, ReasonCode, ReviewReason
 
 
 def review_reason(settings: RoutingSettings, text: str, candidates: list[Candidate]) -> ReviewReason | None:
     """None means route automatically; otherwise the first reason a reviewer should know."""
     if len("".join(text.split())) < settings.min_chars:
         return ReviewReason(
-            code="text_too_short", message=f"文本过短（少于{settings.min_chars}字），无法可靠判断主办单位"
+            code=ReasonCode.TEXT_TOO_SHORT, message=f"文本过短（少于{settings.min_chars}字），无法可靠判断主办单位"
         )
     if not candidates:
-        return ReviewReason(code="no_lead_model", message="模型未训练主办单位，需人工指定")
+        return ReviewReason(code=ReasonCode.NO_LEAD_MODEL, message="模型未训练主办单位，需人工指定")
     top = candidates[0]
     if top.confidence >= settings.lead_threshold:
         return None
     if len(candidates) > 1 and top.confidence - candidates[1].confidence < settings.tie_margin:
         second = candidates[1]
         return ReviewReason(
-            code="near_tie",
+            code=ReasonCode.NEAR_TIE,
             message=f"{top.name}（{top.confidence:.2f}）与{second.name}（{second.confidence:.2f}）难以区分",
         )
     return ReviewReason(
-        code="low_confidence",
+        code=ReasonCode.LOW_CONFIDENCE,
         message=f"主办单位置信度{top.confidence:.2f}低于自动交办阈值{settings.lead_threshold:.2f}",
     )

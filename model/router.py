@@ -15,7 +15,7 @@ from proposal_router.model.manifest import ENCODER_FILES, BundleManifest, HeadNa
 from proposal_router.model.mentions import MentionScorer
 from proposal_router.model.policy import review_reason
 from proposal_router.model.prior import LeadPrior
-from proposal_router.model.schemas import Candidate, Proposal, RoutingResult
+from proposal_router.model.schemas import Candidate, Decision, Proposal, RoutingResult
 from proposal_router.model.text import WindowTokenizer
 from proposal_router.model.tfidf import TfidfScorer
 
@@ -144,7 +144,7 @@ class Router:
             lead_department=candidates[0] if candidates else None,
             co_departments=co,
             candidates=candidates,
-            decision="auto" if reason is None else "review",
+            decision=Decision.AUTO if reason is None else Decision.REVIEW,
             reason=reason,
             model_version=self.version,
         )

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from proposal_router.model.text import compose
 
-Decision = Literal["auto", "review"]
+
+class Decision(StrEnum):
+    """What the routing policy decided; the value is what files, the API and the database store."""
+
+    AUTO = "auto"
+    REVIEW = "review"
+
+
+class ReasonCode(StrEnum):
+    """Why a proposal went to review, first reason first (see policy.review_reason)."""
+
+    TEXT_TOO_SHORT = "text_too_short"
+    NEAR_TIE = "near_tie"
+    LOW_CONFIDENCE = "low_confidence"
+    NO_LEAD_MODEL = "no_lead_model"
 
 
 class Proposal(BaseModel):
@@ -27,7 +41,7 @@ class Candidate(BaseModel):
 
 
 class ReviewReason(BaseModel):
-    code: Literal["text_too_short", "near_tie", "low_confidence", "no_lead_model"]
+    code: ReasonCode
     message: str
 
 

@@ -27,12 +27,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from proposal_router.model.errors import Conflict, DataError, NotFound, RowIssue
 from proposal_router.model.intake.records import ColumnMap, ProposalRow, stream_proposals
 from proposal_router.model.intake.tables import ReadLimits, Table, stream_table
-from proposal_router.model.schemas import Proposal, RoutingResult
+from proposal_router.model.schemas import Decision, Proposal
 from proposal_router.service import store
-from proposal_router.service.api.convert import routing_of
 from proposal_router.service.db.models import BatchJob, BatchRow, BatchUpload, BatchUploadPart, ProposalRecord, now
+from proposal_router.service.domain.proposals import routing_of
 from proposal_router.service.engine import BatchEngine, Keyed, Routed
-from proposal_router.service.schemas import ProposalIn
 from proposal_router.service.workbook import RoutedRow
 
 log = logging.getLogger("proposal_router.batches")
@@ -264,7 +263,7 @@ def _store_chunk(session: Session, job_id: int, routed: Routed, actor: str) -> N
         if row.external_id in known:  # stored through the API while this job ran
             row.proposal_id = known[row.external_id].id
             continue
-        item = ProposalIn(external_id=row.external_id, title=row.title, body=row.body)
+        item = Proposal(id=row.external_id, title=row.title, body=row.body)
         record = store.routed_record(item, result, actor)
         session.add(record)
         session.flush()
@@ -385,8 +384,8 @@ def progress(session: Session, job: BatchJob) -> JobProgress:
         status=JobStatus(job.status),
         total_rows=job.total_rows,
         done_rows=done,
-        auto_rows=counts.get("auto", 0),
-        review_rows=counts.get("review", 0),
+        auto_rows=counts.get(Decision.AUTO, 0),
+        review_rows=counts.get(Decision.REVIEW, 0),
         failed_rows=len(job.issues),
         started_at=job.started_at,
         finished_at=job.finished_at,
@@ -419,6 +418,6 @@ def result_rows(session: Session, job: BatchJob) -> list[RoutedRow]:
         .order_by(BatchRow.position)
     )
     return [
-        RoutedRow(row.raw, RoutingResult(id=row.external_id, **routing_of(record).model_dump()))
+        RoutedRow(row.raw, routing_of(record).model_copy(update={"id": row.external_id}))
         for row, record in session.execute(query).tuples()
     ]

@@ -135,7 +135,7 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _engine(args: argparse.Namespace, settings: Settings) -> Any:
-    from proposal_router.service.engine import batch_engine
+    from proposal_router.service.engines import batch_engine
 
     return batch_engine(
         args.engine or settings.engine,
@@ -262,22 +262,22 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> None:
-    from proposal_router.service import store
     from proposal_router.service.db.engine import make_engine, session_factory
     from proposal_router.service.db.migrate import upgrade
+    from proposal_router.service.domain import keys
 
     engine = make_engine(args.db or settings.database_url)
     upgrade(engine)
     with session_factory(engine)() as session:
         if args.action == "create":
-            record, key = store.create_key(session, args.name or args.role, args.role, "cli")
+            record, key = keys.create_key(session, args.name or args.role, args.role, "cli")
             print(f"created {record.role} key {record.prefix}… for {record.name}; it is shown only this once:")
             print(key)
         elif args.action == "revoke":
-            store.revoke_key(session, args.prefix, "cli")
+            keys.revoke_key(session, args.prefix, "cli")
             print(f"revoked {args.prefix}")
         else:
-            for k in store.list_keys(session):
+            for k in keys.list_keys(session):
                 state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
                 print(f"{k.prefix}…  {k.role:<9} {k.name}  ({state}, created {k.created_at:%Y-%m-%d})")
 

@@ -1,20 +1,18 @@
-"""Where a file's routing runs: in this process (`local`) or on a Ray cluster (`ray`, see ray_engine.py).
+"""Where a file's routing runs: the engines' common shape, and the local engine (this process).
 
-Both take keyed proposals and give back the routing of each in chunks and in the order given, so a batch
-job can commit one chunk at a time whichever engine does the work.
+Both engines take keyed proposals and give back the routing of each in chunks and in the order given, so
+a batch job can commit one chunk at a time whichever engine does the work. The Ray engine (ray_engine.py)
+builds on these types and `engines.batch_engine` chooses between the two, so this module never imports
+the Ray one and the two do not import each other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Literal, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
-from proposal_router.model.manifest import Precision
 from proposal_router.model.router import Router
 from proposal_router.model.schemas import Proposal, RoutingResult
-
-EngineName = Literal["local", "ray"]
 
 
 class Keyed(NamedTuple):
@@ -49,18 +47,3 @@ class LocalEngine:
             part = items[start : start + chunk]
             results = self.router.route([item.proposal for item in part])
             yield [(item.key, result) for item, result in zip(part, results, strict=True)]
-
-
-def batch_engine(
-    name: EngineName,
-    bundle: str | Path,
-    threads: int | None = None,
-    precision: Precision | None = None,
-    workers: int | None = None,
-    address: str | None = None,
-) -> BatchEngine:
-    if name == "ray":
-        from proposal_router.service.ray_engine import RayEngine
-
-        return RayEngine(bundle, threads=threads, precision=precision, workers=workers, address=address)
-    return LocalEngine(Router(bundle, threads=threads, precision=precision))

@@ -23,8 +23,9 @@ RESULT_COLUMNS = [
 ]
 
 
-def _names(candidates: list[Candidate], with_confidence: bool) -> list[str]:
-    return [f"{c.name}({c.confidence:.2f})" if with_confidence else c.name for c in candidates]
+def shown(candidate: Candidate) -> str:
+    """A candidate as offices read it in every output file: name, then confidence to two places."""
+    return f"{candidate.name}({candidate.confidence:.2f})"
 
 
 def result_row(result: RoutingResult) -> dict[str, Any]:
@@ -34,8 +35,8 @@ def result_row(result: RoutingResult) -> dict[str, Any]:
         "route_topic_confidence": round(topic.confidence, 4) if topic else "",
         "route_lead_department": lead.name if lead else "",
         "route_lead_confidence": round(lead.confidence, 4) if lead else "",
-        "route_co_departments": _names(result.co_departments, False),
-        "route_top3_candidates": _names(result.candidates, True),
+        "route_co_departments": [c.name for c in result.co_departments],
+        "route_top3_candidates": [shown(c) for c in result.candidates],
         "route_decision": result.decision,
         "route_review_reason": result.reason.message if result.reason else "",
         "route_model_version": result.model_version,

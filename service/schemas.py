@@ -1,4 +1,8 @@
-"""The service's boundary types: what clients send and what they get back (with Chinese examples)."""
+"""The service's HTTP boundary types: what clients send and what they get back (with Chinese examples).
+
+The answers are the domain's and the runtime's own types (`ProposalView`, `RoutingResult`, `Term`), with
+only what the API shows differently; the inputs validate a client's text and become domain types
+(`ReviewIn.verdict`). The API and the reviewers' pages both validate with these."""
 
 from __future__ import annotations
 
@@ -8,11 +12,16 @@ from typing import Annotated, Any, Literal
 from fastapi import Path as PathParam
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
+from proposal_router.model.explain import Term
 from proposal_router.model.intake.clean import clean_text
-from proposal_router.model.schemas import Candidate, Decision, ReviewReason
+from proposal_router.model.schemas import Proposal, RoutingResult
+from proposal_router.service.domain.proposals import Filing, ProposalView
+from proposal_router.service.domain.review import Verdict
+from proposal_router.service.security import Role
+from proposal_router.service.statuses import ReviewAction
 
-Status = Literal["auto", "pending", "reviewed", "rejected"]
 INT64_MAX = 2**63 - 1  # the database's integer range: a larger number would overflow there, not be refused
 ProposalId = Annotated[int, PathParam(ge=1, le=INT64_MAX, description="the service's own proposal number")]
 Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
@@ -43,6 +52,9 @@ class ProposalIn(BaseModel):
     body: Text = ""
     submitter: Annotated[Text | None, Field(max_length=200)] = None
 
+    def filing(self) -> Filing:
+        return Filing(Proposal(id=self.external_id, title=self.title, body=self.body), self.submitter)
+
     @model_validator(mode="after")
     def _has_text(self) -> ProposalIn:
         if not (self.title.strip() or self.body.strip()):
@@ -50,37 +62,22 @@ class ProposalIn(BaseModel):
         return self
 
 
-class RoutingOut(BaseModel):
-    topic: Candidate | None
-    lead_department: Candidate | None
-    co_departments: list[Candidate]
-    candidates: list[Candidate]
-    decision: Decision
-    reason: ReviewReason | None
-    model_version: str
+class RoutingOut(RoutingResult):
+    """The runtime's `RoutingResult` as the API shows it: without `id`, which the proposal around it carries
+    as `external_id`."""
+
+    id: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
 
 
-class AssignmentOut(BaseModel):
-    topic: str | None
-    lead_department: str | None
-    co_departments: list[str]
+class ProposalOut(ProposalView):
+    """The domain's view of a stored proposal, with its routing as `RoutingOut` and the duplicate flag."""
 
-
-class ProposalOut(BaseModel):
-    id: int
-    external_id: str | None
-    title: str
-    body: str
-    submitter: str | None
-    received_at: datetime
-    status: Status
     routing: RoutingOut = Field(description="the model's answer, as it was when the proposal arrived")
-    assignment: AssignmentOut | None = Field(description="the current assignment; null while under review")
-    decided_by: str | None
-    decided_at: datetime | None
-    rejection_reason: str | None
-    version: int = Field(description="changes with every decision; send it back to detect concurrent edits")
     duplicate: bool = Field(default=False, description="true when this external_id had been submitted before")
+
+    @classmethod
+    def of(cls, item: ProposalView, duplicate: bool = False) -> ProposalOut:
+        return cls.model_validate({**dict(item), "routing": item.routing.model_dump(), "duplicate": duplicate})
 
 
 class Page(BaseModel):
@@ -113,6 +110,11 @@ class ReviewIn(BaseModel):
         default=None, ge=0, le=INT64_MAX, description="the version you saw; a newer one means a conflict"
     )
 
+    def verdict(self) -> Verdict:
+        return Verdict(
+            ReviewAction(self.action), self.lead_department, self.co_departments, self.topic, self.reason, self.version
+        )
+
     @model_validator(mode="after")
     def _complete(self) -> ReviewIn:
         changes = (self.lead_department, self.co_departments, self.topic)
@@ -132,7 +134,7 @@ class ReviewOut(BaseModel):
 
 class KeyOut(BaseModel):
     name: str
-    role: str
+    role: Role
     prefix: str
     created_at: datetime
 
@@ -151,9 +153,8 @@ class ErrorOut(BaseModel):
     detail: str | list[dict[str, Any]]
 
 
-class TermOut(BaseModel):
-    text: str
-    weight: float
+class TermOut(Term):
+    """The explainer's `Term`, its weight rounded: four places are what a reviewer can read."""
 
     @field_validator("weight")
     @classmethod

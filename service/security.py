@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Literal, get_args
+from enum import StrEnum
 
-Role = Literal["screener", "reviewer", "analyst", "admin"]
-ROLES: tuple[Role, ...] = get_args(Role)
+
+class Role(StrEnum):
+    """A key's role; each includes the ones before it (the order here is the order of power)."""
+
+    SCREENER = "screener"
+    REVIEWER = "reviewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+ROLES: tuple[Role, ...] = tuple(Role)
 KEY_PREFIX = "pr_"
 SHOWN_CHARS = 10  # of a key: stored and listed as its prefix, and all of a presented key that is ever logged
 

@@ -1,7 +1,10 @@
-"""What the service does with its database: store and route filings, the review queue, decisions, export.
+"""The service's persistence: filings and their routing, the review queue, decisions, audit events.
 
-Every change and its audit event are written in one transaction. A review decision is a conditional UPDATE
-(`WHERE status = 'pending'`), so of two reviewers deciding the same item at once exactly one succeeds.
+It speaks the runtime's types (`Proposal`, `RoutingResult`) and the ORM's records, never the HTTP schemas,
+and decides nothing: what a decision means (aliases, co-departments, the rules of a correction) is the
+domain's (`service.domain`). Every change and its audit event are written in one transaction. A review
+decision is a conditional UPDATE (`WHERE status = 'pending'`), so of two reviewers deciding the same item
+at once exactly one succeeds.
 """
 
 from __future__ import annotations
@@ -15,13 +18,10 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from proposal_router.model.errors import Conflict, InvalidRequest, NotFound
-from proposal_router.model.router import Router
-from proposal_router.model.schemas import Proposal, RoutingResult
-from proposal_router.service.catalogue import Catalogue
-from proposal_router.service.db.models import ApiKey, AuditEvent, ProposalRecord, ReviewRecord, now
-from proposal_router.service.schemas import ProposalIn, ReviewIn
-from proposal_router.service.security import Role, hash_key, new_key, shown_prefix
+from proposal_router.model.errors import Conflict, NotFound
+from proposal_router.model.schemas import Decision, Proposal, RoutingResult
+from proposal_router.service.db.models import AuditEvent, ProposalRecord, ReviewRecord, now
+from proposal_router.service.statuses import ASSIGNED, ProposalStatus, ReviewAction
 
 
 class DuplicateName(Conflict):
@@ -46,26 +46,32 @@ def actor_of(actor: Acting) -> Actor:
     return actor if isinstance(actor, Actor) else Actor(actor)
 
 
+Order = Literal["newest", "uncertain", "oldest"]
+
+
 @dataclass(frozen=True)
 class Filters:
-    status: str | None = None
+    status: ProposalStatus | None = None
     department: str | None = None
     topic: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
 
-def routed_record(item: ProposalIn, result: RoutingResult, actor: Acting) -> ProposalRecord:
+def routed_record(
+    proposal: Proposal, result: RoutingResult, actor: Acting, submitter: str | None = None
+) -> ProposalRecord:
+    """A new filing's row: `proposal.id` is the office's own number (external id)."""
     lead = result.lead_department
-    auto = result.decision == "auto"
+    auto = result.decision == Decision.AUTO
     return ProposalRecord(
-        external_id=item.external_id,
-        title=item.title,
-        body=item.body,
-        submitter=item.submitter,
+        external_id=proposal.id,
+        title=proposal.title,
+        body=proposal.body,
+        submitter=submitter,
         submitted_by=actor_of(actor).name,
         received_at=now(),
-        status="auto" if auto else "pending",
+        status=ProposalStatus.AUTO if auto else ProposalStatus.PENDING,
         topic=result.topic.name if result.topic and auto else None,
         lead_department=lead.name if lead and auto else None,
         co_departments=[c.name for c in result.co_departments] if auto else [],
@@ -90,48 +96,24 @@ def stored_by_external_id(session: Session, external_ids: Sequence[str]) -> dict
     return {r.external_id: r for r in found if r.external_id is not None}
 
 
-def submit(
-    session: Session, router: Router, items: Sequence[ProposalIn], actor: Acting
-) -> list[tuple[ProposalRecord, bool]]:
-    """Store and route new filings; a known external id returns the stored record (flag True) instead."""
-    wanted = [i.external_id for i in items if i.external_id is not None]
-    known = stored_by_external_id(session, wanted)
-    fresh: dict[str, ProposalIn] = {}
-    todo: list[ProposalIn] = []
-    for item in items:
-        if item.external_id is None:
-            todo.append(item)
-        elif item.external_id not in known and item.external_id not in fresh:
-            fresh[item.external_id] = item
-            todo.append(item)
-    results = router.route([Proposal(id=i.external_id, title=i.title, body=i.body) for i in todo])
-    created = {id(i): routed_record(i, r, actor) for i, r in zip(todo, results, strict=True)}
+def add_routed(
+    session: Session, routed: Sequence[tuple[Proposal, str | None, RoutingResult]], actor: Acting
+) -> list[ProposalRecord] | None:
+    """Store routed filings (proposal, submitter, routing) with their audit events in one transaction.
+
+    None when another request stored one of the same external ids meanwhile: nothing is stored then, and
+    the caller answers with the stored ones."""
+    records = [routed_record(proposal, result, actor, submitter) for proposal, submitter, result in routed]
     try:
-        for item, result in zip(todo, results, strict=True):
-            record = created[id(item)]
+        for record, (_, _, result) in zip(records, routed, strict=True):
             session.add(record)
             session.flush()
             session.add(audit_event(actor, "route", record.id, {"result": result.model_dump(mode="json")}))
         session.commit()
     except IntegrityError:
-        session.rollback()  # another request stored the same external id meanwhile: answer with that one
-        return [(r, True) for r in _resubmitted(session, items)]
-    answers: list[tuple[ProposalRecord, bool]] = []
-    for item in items:
-        if id(item) in created:
-            answers.append((created[id(item)], False))
-        else:  # stored before, or repeated within this request (then it maps to the record of its first copy)
-            assert item.external_id is not None
-            answers.append((known.get(item.external_id) or created[id(fresh[item.external_id])], True))
-    return answers
-
-
-def _resubmitted(session: Session, items: Sequence[ProposalIn]) -> list[ProposalRecord]:
-    known = stored_by_external_id(session, [i.external_id for i in items if i.external_id is not None])
-    missing = [i for i in items if i.external_id is None or i.external_id not in known]
-    if missing:
-        raise Conflict("a concurrent request stored some of these proposals; submit them again")
-    return [known[i.external_id] for i in items if i.external_id is not None]
+        session.rollback()
+        return None
+    return records
 
 
 def audit_event(actor: Acting, action: str, proposal_id: int | None, details: dict[str, Any]) -> AuditEvent:
@@ -179,7 +161,7 @@ def _filtered(query: Select[tuple[ProposalRecord]], filters: Filters) -> Select[
 
 
 def search(
-    session: Session, filters: Filters, limit: int, offset: int, order: Literal["newest", "uncertain", "oldest"]
+    session: Session, filters: Filters, limit: int, offset: int, order: Order
 ) -> tuple[int, list[ProposalRecord]]:
     query = _filtered(select(ProposalRecord), filters)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -192,10 +174,11 @@ def search(
 
 
 def queue_size(session: Session) -> int:
-    return session.scalar(select(func.count()).where(ProposalRecord.status == "pending")) or 0
+    return session.scalar(select(func.count()).where(ProposalRecord.status == ProposalStatus.PENDING)) or 0
 
 
 def model_answer(record: ProposalRecord) -> dict[str, Any]:
+    """The model's answer as a review record keeps it, beside what the reviewer changed."""
     return {
         "topic": record.model_topic,
         "lead_department": record.model_lead,
@@ -206,33 +189,24 @@ def model_answer(record: ProposalRecord) -> dict[str, Any]:
     }
 
 
-def decide(
-    session: Session, proposal_id: int, decision: ReviewIn, actor: Acting, catalogue: Catalogue
+def record_review(
+    session: Session,
+    proposal_id: int,
+    action: ReviewAction,
+    values: dict[str, Any],
+    reason: str | None,
+    version: int | None,
+    actor: Acting,
 ) -> tuple[ProposalRecord, ReviewRecord]:
-    """Accept, correct or reject a pending item; raises Conflict if someone else decided it first."""
+    """Apply a decided review (`values`: the new status and assignment) to a pending item, with its review
+    record and audit event; raises Conflict if someone else decided it first or it changed since `version`."""
     name = actor_of(actor).name
     record = get(session, proposal_id)
     answer = model_answer(record)
-    values: dict[str, Any]
-    if decision.action == "reject":
-        values = {"status": "rejected", "rejection_reason": decision.reason}
-    else:
-        lead = decision.lead_department
-        co = decision.co_departments
-        values = {
-            "status": "reviewed",
-            "topic": catalogue.topic(decision.topic) if decision.topic else answer["topic"],
-            "lead_department": catalogue.department(lead) if lead else answer["lead_department"],
-            "co_departments": [catalogue.department(c) for c in co] if co is not None else answer["co_departments"],
-        }
-        if values["lead_department"] is None:
-            raise InvalidRequest("模型没有给出主办单位：更正时必须指定主办单位（lead_department）")
-        unique = dict.fromkeys(values["co_departments"])
-        values["co_departments"] = [c for c in unique if c != values["lead_department"]]
     at = now()
-    condition = (ProposalRecord.id == proposal_id) & (ProposalRecord.status == "pending")
-    if decision.version is not None:
-        condition = condition & (ProposalRecord.version == decision.version)
+    condition = (ProposalRecord.id == proposal_id) & (ProposalRecord.status == ProposalStatus.PENDING)
+    if version is not None:
+        condition = condition & (ProposalRecord.version == version)
     statement = (
         update(ProposalRecord)
         .where(condition)
@@ -243,7 +217,7 @@ def decide(
         session.rollback()
         current = get(session, proposal_id)
         session.refresh(current)
-        if current.status == "pending":
+        if current.status == ProposalStatus.PENDING:
             raise Conflict(f"proposal {proposal_id} changed (version {current.version}); reload it and decide again")
         by = f" by {current.decided_by}" if current.decided_by else ""
         raise Conflict(f"proposal {proposal_id} was already decided{by} ({current.status}); reload it")
@@ -252,14 +226,14 @@ def decide(
         proposal_id=proposal_id,
         reviewer=name,
         at=at,
-        action=decision.action,
+        action=action,
         model_answer=answer,
         changes=changes,
-        reason=decision.reason,
+        reason=reason,
     )
     session.add(review)
     session.flush()
-    session.add(audit_event(actor, f"review.{decision.action}", proposal_id, {"review_id": review.id, **changes}))
+    session.add(audit_event(actor, f"review.{action}", proposal_id, {"review_id": review.id, **changes}))
     session.commit()
     session.refresh(record)
     return record, review
@@ -270,7 +244,7 @@ TRAINING_COLUMNS = ["id", "title", "body", "topic", "lead_department", "co_depar
 
 def training_rows(session: Session, since: datetime | None) -> list[dict[str, Any]]:
     """Final assignments in the training file's columns: routed automatically or decided by a reviewer."""
-    query = select(ProposalRecord).where(ProposalRecord.status.in_(("auto", "reviewed")))
+    query = select(ProposalRecord).where(ProposalRecord.status.in_(ASSIGNED))
     if since is not None:
         query = query.where(func.coalesce(ProposalRecord.decided_at, ProposalRecord.received_at) >= since)
     rows = []
@@ -283,61 +257,8 @@ def training_rows(session: Session, since: datetime | None) -> list[dict[str, An
                 "topic": r.topic or "",
                 "lead_department": r.lead_department or "",
                 "co_departments": "、".join(r.co_departments),
-                "source": "reviewer" if r.status == "reviewed" else "model",
+                "source": "reviewer" if r.status == ProposalStatus.REVIEWED else "model",
                 "decided_at": (r.decided_at or r.received_at).isoformat(),
             }
         )
     return rows
-
-
-def create_key(session: Session, name: str, role: Role, actor: Acting) -> tuple[ApiKey, str]:
-    """A new key, shown only here; its name must be new too (DuplicateName), so the audit log's names are unique."""
-    name = name.strip()
-    if not name:
-        raise InvalidRequest("密钥名称不能为空")
-    key = new_key()
-    record = ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=shown_prefix(key), created_at=now())
-    session.add(record)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is None:
-            raise
-        raise DuplicateName(
-            f"已有名为“{name}”的密钥（含已吊销的）：审计日志按名称记录操作者，密钥名称不能重复，请换一个名称"
-        ) from None
-    details = {"key_id": record.id, "name": name, "role": role, "prefix": record.prefix}
-    session.add(audit_event(actor, "key.create", None, details))
-    session.commit()
-    return record, key
-
-
-def authenticate(session: Session, key: str) -> ApiKey | None:
-    record = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
-    return record if record is not None and record.revoked_at is None else None
-
-
-def revoke_key(session: Session, prefix: str, actor: Acting) -> ApiKey:
-    record = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)))
-    if record is None:
-        raise NotFound(f"no active key starting {prefix}")
-    record.revoked_at = now()
-    session.add(audit_event(actor, "key.revoke", None, {"key_id": record.id, "name": record.name, "prefix": prefix}))
-    session.commit()
-    return record
-
-
-def audit_log_in(session: Session, presented: str, key: ApiKey | None, refusal: str | None) -> None:
-    """A log-in to the web page, or a refused one (`refusal` says why): then with the prefix of the key tried,
-    which tells a revoked or mistyped key from the listing, never the key itself."""
-    actor = Actor("anonymous") if key is None else Actor(key.name, key.id)
-    if refusal is None:
-        assert key is not None
-        audit(session, actor, "web.login", {"role": key.role})
-    else:
-        audit(session, actor, "web.login_failed", {"reason": refusal, "prefix": shown_prefix(presented)})
-
-
-def list_keys(session: Session) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))

@@ -22,6 +22,7 @@ from proposal_router.model.errors import RowIssue
 from proposal_router.model.intake.cells import xlsx_row
 from proposal_router.model.schemas import RoutingResult
 from proposal_router.service.labels import DECISIONS, REASONS
+from proposal_router.service.output import shown
 
 RESULT_HEADERS = ["建议主办单位", "建议协办单位", "主题", "置信度", "处理方式", "复核原因", "候选单位(前三)"]
 UNSAFE_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\s]+')
@@ -49,7 +50,7 @@ def _cells(result: RoutingResult) -> list[Any]:
         round(lead.confidence, 4) if lead else "",
         DECISIONS[result.decision],
         reason,
-        "、".join(f"{c.name}({c.confidence:.2f})" for c in result.candidates),
+        "、".join(shown(c) for c in result.candidates),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from proposal_router.model.calibration import Array
+from proposal_router.model.manifest import NEVER_AUTO
 from proposal_router.model.router import suggest_co
 
 
@@ -23,8 +24,8 @@ def auto_threshold(confidence: Array, correct: np.ndarray, target: float) -> tup
     The lower Wilson bound of the validation precision must clear the target, not the point estimate:
     on a small validation split, 21 of 22 right (95.5%) is no evidence of 95% precision (a demo bundle so
     chosen routed at 85% on new proposals). Only ends of tie groups are candidates, since a threshold
-    cannot split equal confidences. Returns (threshold, precision, coverage); a threshold above 1 means
-    nothing is routed automatically.
+    cannot split equal confidences. Returns (threshold, precision, coverage); NEVER_AUTO means nothing is
+    routed automatically.
     """
     order = np.argsort(-confidence, kind="stable")
     ranked = confidence[order]
@@ -33,7 +34,7 @@ def auto_threshold(confidence: Array, correct: np.ndarray, target: float) -> tup
     group_end = np.r_[ranked[1:] != ranked[:-1], True]
     valid = group_end & (wilson_lower(hits, counts) >= target)
     if not valid.any():
-        return 1.01, float("nan"), 0.0
+        return NEVER_AUTO, float("nan"), 0.0
     k = int(np.flatnonzero(valid)[-1])
     return float(ranked[k]), float(hits[k] / counts[k]), float(counts[k] / len(order))
 

@@ -25,14 +25,15 @@ from proposal_router.service import store
 from proposal_router.service.api.batch_worker import BatchWorker
 from proposal_router.service.api.docs import OPENAPI_URL, install_docs
 from proposal_router.service.api.errors import http_failed, server_fault, user_error, validation_failed
-from proposal_router.service.api.metrics import Metrics
 from proposal_router.service.api.routes import analysis, batches, health, keys, metrics, proposals, review
 from proposal_router.service.api.state import AppState
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.config import Settings
 from proposal_router.service.db.engine import make_engine, session_factory
 from proposal_router.service.db.migrate import upgrade
-from proposal_router.service.engine import BatchEngine, LocalEngine, batch_engine
+from proposal_router.service.engine import BatchEngine, LocalEngine
+from proposal_router.service.engines import batch_engine
+from proposal_router.service.metrics import Metrics
 from proposal_router.service.web import batches as web_batches
 from proposal_router.service.web import routes as web
 from proposal_router.service.web.session import SessionSigner

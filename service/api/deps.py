@@ -1,16 +1,18 @@
-"""Typed dependencies: the app state, a database session per request, and the caller's key and role."""
+"""Typed dependencies of the API: its app state and the caller's key and role (the database session per
+request is `service.deps.DB`, shared with the reviewers' pages)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
-from sqlalchemy.orm import Session
 
 from proposal_router.service import store
 from proposal_router.service.api.state import AppState
+from proposal_router.service.deps import DB
+from proposal_router.service.domain import keys
 from proposal_router.service.security import Role, allows
 
 
@@ -22,18 +24,10 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_session(state: State) -> Iterator[Session]:
-    with state.sessions() as session:
-        yield session
-
-
-DB = Annotated[Session, Depends(get_session)]
-
-
 @dataclass(frozen=True)
 class Caller:
     name: str
-    role: str
+    role: Role
     key_id: int
 
     @property
@@ -65,7 +59,7 @@ def require(role: Role) -> Callable[..., Caller]:
                 "需要 API 密钥（请求头 X-API-Key 或 Authorization: Bearer）",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        record = store.authenticate(session, key)
+        record = keys.authenticate(session, key)
         if record is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, "API 密钥无效或已被吊销", headers={"WWW-Authenticate": "Bearer"}
@@ -79,7 +73,7 @@ def require(role: Role) -> Callable[..., Caller]:
     return check
 
 
-Screener = Annotated[Caller, Depends(require("screener"))]
-Reviewer = Annotated[Caller, Depends(require("reviewer"))]
-Analyst = Annotated[Caller, Depends(require("analyst"))]
-Admin = Annotated[Caller, Depends(require("admin"))]
+Screener = Annotated[Caller, Depends(require(Role.SCREENER))]
+Reviewer = Annotated[Caller, Depends(require(Role.REVIEWER))]
+Analyst = Annotated[Caller, Depends(require(Role.ANALYST))]
+Admin = Annotated[Caller, Depends(require(Role.ADMIN))]

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from proposal_router.model.explain import Explainer
 from proposal_router.model.router import Router
 from proposal_router.service.api.batch_worker import BatchWorker
-from proposal_router.service.api.metrics import Metrics
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.config import Settings
+from proposal_router.service.metrics import Metrics
 from proposal_router.service.web.session import SessionSigner
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -21,6 +23,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from proposal_router.model.schemas import Decision, ReasonCode
+from proposal_router.service.security import Role
+from proposal_router.service.statuses import ProposalStatus, ReviewAction
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -44,6 +50,20 @@ class UTCDateTime(TypeDecorator[datetime]):
 # larger number there is a NumericValueOutOfRange, not a row not found). SQLite's INTEGER is already 64-bit and
 # only an INTEGER PRIMARY KEY is the autoincrementing rowid, so SQLite keeps the name INTEGER.
 BigInt = BigInteger().with_variant(Integer, "sqlite")
+
+
+def stored_as_value(kind: type[StrEnum], length: int) -> Enum:
+    """A column holding `kind`, stored as the enum's value in a VARCHAR of `length` as before it was an
+    enum: no database enum type and no CHECK constraint, so the tables the migrations made are unchanged
+    and no data moves; a value outside `kind` is refused when written."""
+    return Enum(
+        kind,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
 
 
 def now() -> datetime:
@@ -70,7 +90,7 @@ class ProposalRecord(Base):
     submitter: Mapped[str | None] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(default=now)
     submitted_by: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[ProposalStatus] = mapped_column(stored_as_value(ProposalStatus, 20), index=True)
     topic: Mapped[str | None] = mapped_column(String(100), index=True)
     lead_department: Mapped[str | None] = mapped_column(String(100), index=True)
     co_departments: Mapped[list[Any]] = mapped_column(default=list)
@@ -80,8 +100,8 @@ class ProposalRecord(Base):
     model_lead_confidence: Mapped[float | None] = mapped_column(Float)
     model_co: Mapped[list[Any]] = mapped_column(default=list)
     candidates: Mapped[list[Any]] = mapped_column(default=list)
-    decision: Mapped[str] = mapped_column(String(10))
-    reason_code: Mapped[str | None] = mapped_column(String(40))
+    decision: Mapped[Decision] = mapped_column(stored_as_value(Decision, 10))
+    reason_code: Mapped[ReasonCode | None] = mapped_column(stored_as_value(ReasonCode, 40))
     reason_message: Mapped[str | None] = mapped_column(Text)
     model_version: Mapped[str] = mapped_column(String(100))
     decided_by: Mapped[str | None] = mapped_column(String(100))
@@ -101,7 +121,7 @@ class ReviewRecord(Base):
     proposal_id: Mapped[int] = mapped_column(BigInt, ForeignKey("proposals.id"), index=True)
     reviewer: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(default=now)
-    action: Mapped[str] = mapped_column(String(20))
+    action: Mapped[ReviewAction] = mapped_column(stored_as_value(ReviewAction, 20))
     model_answer: Mapped[dict[str, Any]] = mapped_column()
     changes: Mapped[dict[str, Any]] = mapped_column()
     reason: Mapped[str | None] = mapped_column(Text)
@@ -132,7 +152,7 @@ class ApiKey(Base):
 
     id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(stored_as_value(Role, 20))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(default=now)

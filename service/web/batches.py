@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from proposal_router.model.errors import NotFound
 from proposal_router.service import batches, store
-from proposal_router.service.api.deps import DB
 from proposal_router.service.db.models import BatchJob
+from proposal_router.service.deps import DB
 from proposal_router.service.schemas import ProposalId
 from proposal_router.service.web.routes import BAD_CSRF, User, templates
 from proposal_router.service.web.session import csrf_matches

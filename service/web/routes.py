@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
@@ -13,23 +12,37 @@ from jinja2 import Environment, PackageLoader
 from pydantic import ValidationError
 
 from proposal_router.model.errors import Conflict, InvalidRequest, UnknownName
-from proposal_router.model.schemas import Proposal
+from proposal_router.model.intake.records import split_list
 from proposal_router.service import store
-from proposal_router.service.api.convert import to_out
-from proposal_router.service.api.deps import DB, State
+from proposal_router.service.deps import DB, Services
+from proposal_router.service.domain import keys, proposals, review
+from proposal_router.service.domain.proposals import ProposalView
 from proposal_router.service.labels import REASONS, STATUSES
 from proposal_router.service.schemas import INT64_MAX, OFFSET_MAX, ProposalId, ReviewIn
-from proposal_router.service.security import allows
-from proposal_router.service.web.session import COOKIE, MAX_AGE_SECONDS, WebUser, csrf_matches
+from proposal_router.service.security import Role, allows
+from proposal_router.service.web.session import COOKIE, MAX_AGE_SECONDS, SessionSigner, WebUser, csrf_matches
 
 templates = Jinja2Templates(env=Environment(loader=PackageLoader("proposal_router.service.web"), autoescape=True))
 router = APIRouter(prefix="/ui", include_in_schema=False)
-SEPARATORS = re.compile(r"[、，,;；\s]+")
 QUEUE_PAGE = 50
 MAX_PAGE = OFFSET_MAX // QUEUE_PAGE  # the API's largest offset
 DEFAULT_PORTS = {"http": 80, "https": 443}
 CROSS_SITE = "登录请求来自其他网站，已拒绝：请在本系统的登录页输入密钥"
 BAD_CSRF = "表单令牌缺失或有误：请刷新页面后重试"
+
+
+class WebServices(Services, Protocol):
+    """The app state as the pages see it: the shared services and the log-in sessions' signer."""
+
+    signer: SessionSigner
+
+
+def get_web_services(request: Request) -> WebServices:
+    services: WebServices = request.app.state.services
+    return services
+
+
+State = Annotated[WebServices, Depends(get_web_services)]
 
 
 class LoginRequired(Exception):
@@ -115,17 +128,17 @@ def login(
     if not same_origin(request):
         refused = {"next": _safe_next(next), "error": CROSS_SITE}
         return templates.TemplateResponse(request, "login.html", refused, status_code=status.HTTP_403_FORBIDDEN)
-    record = store.authenticate(session, key.strip()) if key.strip() else None
+    record = keys.authenticate(session, key.strip()) if key.strip() else None
     error = None
     if record is None:
         error = "密钥无效或已被吊销"
-    elif not allows(record.role, "reviewer"):
+    elif not allows(record.role, Role.REVIEWER):
         error = f"该密钥的角色（{record.role}）不能复核提案，需要 reviewer 或以上"
     if record is None or error:
-        store.audit_log_in(session, key.strip(), record, "unknown_or_revoked_key" if record is None else "role")
+        keys.audit_log_in(session, key.strip(), record, "unknown_or_revoked_key" if record is None else "role")
         context = {"next": _safe_next(next), "error": error}
         return templates.TemplateResponse(request, "login.html", context, status_code=status.HTTP_401_UNAUTHORIZED)
-    store.audit_log_in(session, key.strip(), record, None)
+    keys.audit_log_in(session, key.strip(), record, None)
     response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,
@@ -161,11 +174,11 @@ def queue(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
-    filters = store.Filters(status="pending", department=department or None, topic=topic or None)
-    total, records = store.search(session, filters, QUEUE_PAGE, (page - 1) * QUEUE_PAGE, order)
+    offset = (page - 1) * QUEUE_PAGE
+    total, items = proposals.queue(session, department or None, topic or None, QUEUE_PAGE, offset, order)
     context = {
         "user": user,
-        "items": [to_out(r) for r in records],
+        "items": items,
         "total": total,
         "page": page,
         "pages": max(1, -(-total // QUEUE_PAGE)),
@@ -181,11 +194,8 @@ def queue(
 def _detail(
     request: Request, state: State, session: DB, user: WebUser, proposal_id: int, error: str | None, code: int
 ) -> Response:
-    record = store.get(session, proposal_id)
-    item = to_out(record)
-    suggested = record.lead_department or record.model_lead
-    text = Proposal(title=record.title, body=record.body).text
-    terms = state.explainer.terms(text, suggested) if suggested else []
+    item = proposals.get(session, proposal_id)
+    terms = proposals.explanation(item, state.explainer, state.catalogue)
     context: dict[str, Any] = {
         "user": user,
         "item": item,
@@ -206,18 +216,23 @@ def proposal(request: Request, proposal_id: ProposalId, state: State, session: D
 
 
 def _decision(
-    action: str, lead: str, co: str, topic: str, reason: str, version: int | None, model: dict[str, Any]
-) -> ReviewIn:
-    """The form's fields as the API's decision: a correction sends only what differs from the model."""
+    action: str, lead: str, co: str, topic: str, reason: str, version: int | None, item: ProposalView
+) -> review.Verdict:
+    """The form's fields as the API's decision, validated as the API validates one: a correction sends only
+    what differs from the model's answer."""
     if action != "correct":
-        return ReviewIn(action=action, reason=reason.strip() or None, version=version)  # type: ignore[arg-type]
-    co_names = [c for c in SEPARATORS.split(co) if c]
+        return ReviewIn.model_validate(
+            {"action": action, "reason": reason.strip() or None, "version": version}
+        ).verdict()
+    model = item.routing
+    co_names = split_list(co)  # as a file's co_departments cell is read
+    model_topic = model.topic.name if model.topic else None
     changes: dict[str, Any] = {
         "lead_department": lead.strip() or None,
-        "co_departments": co_names if co_names != model["co_departments"] else None,
-        "topic": topic.strip() if topic.strip() and topic.strip() != model["topic"] else None,
+        "co_departments": co_names if co_names != [c.name for c in model.co_departments] else None,
+        "topic": topic.strip() if topic.strip() and topic.strip() != model_topic else None,
     }
-    return ReviewIn(action="correct", version=version, **changes)
+    return ReviewIn.model_validate({"action": "correct", "version": version, **changes}).verdict()
 
 
 @router.post("/proposals/{proposal_id}", response_class=HTMLResponse)
@@ -237,12 +252,10 @@ def decide(
 ) -> Response:
     if not csrf_matches(user, csrf):
         return PlainTextResponse(BAD_CSRF, status.HTTP_403_FORBIDDEN)
-    record = store.get(session, proposal_id)
+    item = proposals.get(session, proposal_id)
     try:
-        decision = _decision(
-            action, lead_department, co_departments, topic, reason, version, store.model_answer(record)
-        )
-        store.decide(session, proposal_id, decision, store.Actor(user.name, user.key_id), state.catalogue)
+        verdict = _decision(action, lead_department, co_departments, topic, reason, version, item)
+        review.decide(session, proposal_id, verdict, store.Actor(user.name, user.key_id), state.catalogue)
     except ValidationError as exc:
         message = "；".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         return _detail(request, state, session, user, proposal_id, message, status.HTTP_422_UNPROCESSABLE_CONTENT)

@@ -19,7 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from proposal_router.service.db.models import ApiKey, WebSession, now
-from proposal_router.service.security import allows, hash_key
+from proposal_router.service.security import Role, allows, hash_key
 
 COOKIE = "pr_session"
 MAX_AGE_SECONDS = 8 * 3600  # one working day
@@ -29,7 +29,7 @@ MAX_AGE_SECONDS = 8 * 3600  # one working day
 class WebUser:
     key_id: int
     name: str
-    role: str
+    role: Role
     csrf: str
     session_hash: str  # the web_sessions row this browser is logged in with
 
@@ -61,7 +61,7 @@ class SessionSigner:
         if record is None or record.expires_at <= now():
             return None
         key = session.get(ApiKey, record.key_id)
-        if key is None or key.revoked_at is not None or not allows(key.role, "reviewer"):
+        if key is None or key.revoked_at is not None or not allows(key.role, Role.REVIEWER):
             return None
         csrf = str(data.get("csrf", ""))
         return WebUser(key_id=key.id, name=key.name, role=key.role, csrf=csrf, session_hash=record.token_hash)

@@ -18,11 +18,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from proposal_router.model.router import Router
-from proposal_router.service import store
 from proposal_router.service.api.app import create_app
 from proposal_router.service.api.state import AppState
 from proposal_router.service.cli import main
 from proposal_router.service.config import Settings
+from proposal_router.service.domain import keys
 from proposal_router.service.security import ROLES
 from tests.conftest import REPO
 
@@ -79,8 +79,8 @@ def start_service(url: str, bundle: Path, **settings: object) -> Service:
     app = create_app(Settings(database_url=url, **settings), router)  # type: ignore[arg-type]
     state: AppState = app.state.services
     with state.sessions() as session:
-        keys = {role: store.create_key(session, f"{role} tester", role, "test")[1] for role in ROLES}
-    return Service(TestClient(app), state, keys)
+        made = {role: keys.create_key(session, f"{role} tester", role, "test")[1] for role in ROLES}
+    return Service(TestClient(app), state, made)
 
 
 @pytest.fixture

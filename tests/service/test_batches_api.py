@@ -130,15 +130,15 @@ def _serve(bundle: Path, db: str, port: int) -> subprocess.Popen[bytes]:
 
 
 def test_a_killed_server_resumes_the_job_and_routes_every_row_once(demo_bundle: Path, tmp_path: Path) -> None:
-    from proposal_router.service import store
     from proposal_router.service.db.engine import make_engine, session_factory
     from proposal_router.service.db.migrate import upgrade
+    from proposal_router.service.domain import keys
 
     db, n = f"sqlite:///{tmp_path / 'service.db'}", 4000
     engine = make_engine(db)
     upgrade(engine)
     with session_factory(engine)() as session:
-        key = store.create_key(session, "督查室", ROLES[0], "test")[1]
+        key = keys.create_key(session, "督查室", ROLES[0], "test")[1]
     engine.dispose()
     port = _free_port()
     server = _serve(demo_bundle, db, port)

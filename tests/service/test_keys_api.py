@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from proposal_router.service import store
+from proposal_router.service.domain import keys
 from tests.service.conftest import Service
 
 
@@ -20,7 +20,7 @@ def test_a_taken_name_is_refused_in_chinese(service: Service) -> None:
         assert status == 409, body
         assert f"已有名为“{name.strip()}”的密钥" in body["detail"] and "key" not in body
     with service.state.sessions() as session:
-        names = [k.name for k in store.list_keys(session)]
+        names = [k.name for k in keys.list_keys(session)]
     assert names.count("督查室 王科长") == 1 and names.count("reviewer tester") == 1
 
 
@@ -52,4 +52,4 @@ def test_two_admins_creating_the_same_name_at_once_make_one_key(service: Service
         t.join()
     assert sorted(statuses) == [201, 409, 409, 409]
     with service.state.sessions() as session:
-        assert [k.name for k in store.list_keys(session)].count("同名") == 1
+        assert [k.name for k in keys.list_keys(session)].count("同名") == 1

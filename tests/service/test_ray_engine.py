@@ -10,7 +10,7 @@ import pytest
 
 from proposal_router.model.errors import SetupError
 from proposal_router.service.cli import main
-from proposal_router.service.engine import batch_engine
+from proposal_router.service.engines import batch_engine
 from tests.conftest import OFFICE_COLUMNS, REPO
 
 ray = pytest.importorskip("ray", reason="--engine ray needs the ray extra: pip install -e '.[ray]'")

@@ -12,11 +12,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Integer, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from proposal_router.service import store
 from proposal_router.service.cli import main
 from proposal_router.service.db.engine import make_engine, session_factory
 from proposal_router.service.db.migrate import current_revision, upgrade
 from proposal_router.service.db.models import AuditEvent, Base, now
+from proposal_router.service.domain import keys
 
 
 def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
@@ -74,7 +74,7 @@ def test_upgrading_renames_keys_that_share_a_name_and_the_log_stays_append_only(
                 )
         upgrade(engine)
         with session_factory(engine)() as session:
-            names = [k.name for k in store.list_keys(session)]
+            names = [k.name for k in keys.list_keys(session)]
             renames = session.scalars(select(AuditEvent).where(AuditEvent.action == "key.rename")).all()
         assert names == ["screener", "screener #2", "王科长", "screener #4-1", "screener #4"]
         assert [(e.details["key_id"], e.details["old_name"], e.details["name"]) for e in renames] == [
@@ -96,7 +96,7 @@ def test_cli_creates_a_key_once_and_stores_only_its_hash(database_url: str, caps
     engine = make_engine(database_url)
     try:
         with session_factory(engine)() as session:
-            found = store.authenticate(session, key)
+            found = keys.authenticate(session, key)
             assert found is not None and (found.role, found.name) == ("reviewer", "复核员甲")
             assert found.key_hash != key and key not in found.key_hash
         assert main(["keys", "list", "--db", database_url]) == 0
@@ -104,7 +104,7 @@ def test_cli_creates_a_key_once_and_stores_only_its_hash(database_url: str, caps
         assert "reviewer" in listing and "复核员甲" in listing and key not in listing
         assert main(["keys", "revoke", "--prefix", found.prefix, "--db", database_url]) == 0
         with session_factory(engine)() as session:
-            assert store.authenticate(session, key) is None
+            assert keys.authenticate(session, key) is None
     finally:
         engine.dispose()
     assert main(["keys", "revoke", "--prefix", "pr_nothing", "--db", database_url]) == 2
@@ -129,7 +129,7 @@ def test_cli_refuses_a_second_key_with_a_name_already_taken(
     engine = make_engine(database_url)
     try:
         with session_factory(engine)() as session:
-            assert [(k.name, k.role) for k in store.list_keys(session)] == [
+            assert [(k.name, k.role) for k in keys.list_keys(session)] == [
                 ("复核员甲", "reviewer"),
                 ("screener", "screener"),
             ]

@@ -14,6 +14,7 @@ from proposal_router.service import store
 from proposal_router.service.api.app import create_app
 from proposal_router.service.config import Settings
 from proposal_router.service.db.models import WebSession
+from proposal_router.service.domain import keys
 from proposal_router.service.web.session import SessionSigner
 from tests.service.conftest import Service
 from tests.service.test_proposals_api import intake
@@ -139,7 +140,7 @@ def test_revoking_the_key_ends_the_browser_session(service: Service) -> None:
     log_in(service)
     prefix = service.keys["reviewer"][:10]
     with service.state.sessions() as session:
-        store.revoke_key(session, prefix, "test")
+        keys.revoke_key(session, prefix, "test")
     assert service.client.get("/ui/queue", follow_redirects=False).status_code == 303
 
 

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Response
 
 from proposal_router.model.intake.cells import csv_cell
 from proposal_router.service import store
-from proposal_router.service.api.deps import DB, Analyst, State
+from proposal_router.service.api.deps import Analyst, State
+from proposal_router.service.deps import DB
+from proposal_router.service.domain import proposals
 from proposal_router.service.schemas import ModelInfo
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
@@ -44,9 +46,7 @@ def model_info(state: State, _: Analyst) -> ModelInfo:
 def training_data(
     session: DB, caller: Analyst, since: datetime | None = None, format: Literal["csv", "jsonl"] = "csv"
 ) -> Response:
-    rows = store.training_rows(session, since)
-    details = {"format": format, "since": since.isoformat() if since else None, "rows": len(rows)}
-    store.audit(session, caller.actor, "export.training_data", details)
+    rows = proposals.training_data(session, since, caller.actor, format)
     if format == "jsonl":
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         return Response(body, media_type="application/x-ndjson; charset=utf-8")

@@ -15,9 +15,10 @@ from proposal_router.model.intake.clean import clean_text
 from proposal_router.model.intake.records import ColumnMap, require_columns
 from proposal_router.model.intake.tables import SUPPORTED, ReadLimits, read_table
 from proposal_router.service import batches, store
-from proposal_router.service.api.deps import DB, Screener, State
+from proposal_router.service.api.deps import Screener, State
 from proposal_router.service.api.errors import upload_field
 from proposal_router.service.db.models import BatchJob
+from proposal_router.service.deps import DB
 from proposal_router.service.schemas import ProposalId
 from proposal_router.service.workbook import write_workbook
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
-from proposal_router.service import store
-from proposal_router.service.api.deps import DB, Admin
+from proposal_router.service.api.deps import Admin
 from proposal_router.service.db.models import ApiKey
+from proposal_router.service.deps import DB
+from proposal_router.service.domain import keys
 from proposal_router.service.schemas import KeyOut, Text
 from proposal_router.service.security import Role
 
@@ -29,7 +30,7 @@ def _out(record: ApiKey) -> KeyOut:
 
 @router.get("", response_model=list[KeyOut])
 def listing(session: DB, _: Admin) -> list[KeyOut]:
-    return [_out(k) for k in store.list_keys(session) if k.revoked_at is None]
+    return [_out(k) for k in keys.list_keys(session) if k.revoked_at is None]
 
 
 @router.post(
@@ -39,10 +40,10 @@ def listing(session: DB, _: Admin) -> list[KeyOut]:
     responses={409: {"description": "another key, active or revoked, has this name"}},
 )
 def create(payload: KeyIn, session: DB, caller: Admin) -> NewKeyOut:
-    record, key = store.create_key(session, payload.name, payload.role, caller.actor)
+    record, key = keys.create_key(session, payload.name, payload.role, caller.actor)
     return NewKeyOut(**_out(record).model_dump(), key=key)
 
 
 @router.delete("/{prefix}", response_model=KeyOut)
 def revoke(prefix: str, session: DB, caller: Admin) -> KeyOut:
-    return _out(store.revoke_key(session, prefix, caller.actor))
+    return _out(keys.revoke_key(session, prefix, caller.actor))

@@ -7,11 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
-from proposal_router.model.schemas import Proposal
 from proposal_router.service import store
-from proposal_router.service.api.convert import to_out
-from proposal_router.service.api.deps import DB, Screener, State
-from proposal_router.service.schemas import Limit, Offset, Page, ProposalId, ProposalIn, ProposalOut, Status, TermOut
+from proposal_router.service.api.deps import Screener, State
+from proposal_router.service.deps import DB
+from proposal_router.service.domain import proposals
+from proposal_router.service.schemas import Limit, Offset, Page, ProposalId, ProposalIn, ProposalOut, TermOut
+from proposal_router.service.statuses import ProposalStatus
 
 router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 
@@ -49,13 +50,13 @@ def submit(
 ) -> ProposalOut | list[ProposalOut]:
     items = payload if isinstance(payload, list) else [payload]
     _check_limits(items, state)
-    answers = store.submit(session, state.router, items, caller.actor)
-    for record, duplicate in answers:
-        if not duplicate:
-            state.metrics.decisions.labels(kind=record.decision).inc()
-    if all(duplicate for _, duplicate in answers):
+    answers = proposals.submit(session, state.router, [i.filing() for i in items], caller.actor)
+    for answer in answers:
+        if not answer.duplicate:
+            state.metrics.decisions.labels(kind=answer.view.routing.decision).inc()
+    if all(answer.duplicate for answer in answers):
         response.status_code = status.HTTP_200_OK
-    out = [to_out(record, duplicate) for record, duplicate in answers]
+    out = [ProposalOut.of(answer.view, answer.duplicate) for answer in answers]
     return out if isinstance(payload, list) else out[0]
 
 
@@ -63,7 +64,7 @@ def submit(
 def listing(
     session: DB,
     _: Screener,
-    status_: Annotated[Status | None, Query(alias="status")] = None,
+    status_: Annotated[ProposalStatus | None, Query(alias="status")] = None,
     department: str | None = None,
     topic: str | None = None,
     since: datetime | None = None,
@@ -73,13 +74,13 @@ def listing(
     offset: Offset = 0,
 ) -> Page:
     filters = store.Filters(status=status_, department=department, topic=topic, since=since, until=until)
-    total, records = store.search(session, filters, limit, offset, order)
-    return Page(total=total, limit=limit, offset=offset, items=[to_out(r) for r in records])
+    total, items = proposals.search(session, filters, limit, offset, order)
+    return Page(total=total, limit=limit, offset=offset, items=[ProposalOut.of(i) for i in items])
 
 
 @router.get("/{proposal_id}", response_model=ProposalOut)
 def one(proposal_id: ProposalId, session: DB, _: Screener) -> ProposalOut:
-    return to_out(store.get(session, proposal_id))
+    return ProposalOut.of(proposals.get(session, proposal_id))
 
 
 @router.get(
@@ -90,9 +91,6 @@ def one(proposal_id: ProposalId, session: DB, _: Screener) -> ProposalOut:
 def explanation(
     proposal_id: ProposalId, state: State, session: DB, _: Screener, department: str | None = None
 ) -> list[TermOut]:
-    record = store.get(session, proposal_id)
-    name = state.catalogue.department(department) if department else record.lead_department or record.model_lead
-    if name is None:
-        return []
-    text = Proposal(title=record.title, body=record.body).text
-    return [TermOut(text=t.text, weight=t.weight) for t in state.explainer.terms(text, name)]
+    item = proposals.get(session, proposal_id)
+    terms = proposals.explanation(item, state.explainer, state.catalogue, department)
+    return [TermOut.model_validate(t.model_dump()) for t in terms]

@@ -6,10 +6,10 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from proposal_router.service import store
-from proposal_router.service.api.convert import to_out
-from proposal_router.service.api.deps import DB, Reviewer, State
-from proposal_router.service.schemas import Limit, Offset, Page, ProposalId, ReviewIn, ReviewOut
+from proposal_router.service.api.deps import Reviewer, State
+from proposal_router.service.deps import DB
+from proposal_router.service.domain import proposals, review
+from proposal_router.service.schemas import Limit, Offset, Page, ProposalId, ProposalOut, ReviewIn, ReviewOut
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -24,9 +24,8 @@ def queue(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page:
-    filters = store.Filters(status="pending", department=department, topic=topic)
-    total, records = store.search(session, filters, limit, offset, order)
-    return Page(total=total, limit=limit, offset=offset, items=[to_out(r) for r in records])
+    total, items = proposals.queue(session, department, topic, limit, offset, order)
+    return Page(total=total, limit=limit, offset=offset, items=[ProposalOut.of(i) for i in items])
 
 
 @router.post(
@@ -36,6 +35,6 @@ def queue(
     responses={409: {"description": "someone else decided this item first, or it changed since you read it"}},
 )
 def decide(proposal_id: ProposalId, decision: ReviewIn, state: State, session: DB, caller: Reviewer) -> ReviewOut:
-    record, review = store.decide(session, proposal_id, decision, caller.actor, state.catalogue)
+    reviewed = review.decide(session, proposal_id, decision.verdict(), caller.actor, state.catalogue)
     state.metrics.decisions.labels(kind=f"review_{decision.action}").inc()
-    return ReviewOut(proposal=to_out(record), review_id=review.id)
+    return ReviewOut(proposal=ProposalOut.of(reviewed.proposal), review_id=reviewed.review_id)

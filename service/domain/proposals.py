@@ -1,0 +1,188 @@
+"""Proposals: submit filings (stored and routed at once), read them back, explain a suggestion, export.
+
+A stored proposal is returned as a `ProposalView`: the filing, the model's answer as the runtime's own
+`RoutingResult` (rebuilt from the record, exactly as it was when the proposal arrived) and the current
+assignment. The API's `ProposalOut` is this view as JSON; the reviewers' pages render it directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from proposal_router.model.errors import Conflict
+from proposal_router.model.explain import Explainer, Term
+from proposal_router.model.router import Router
+from proposal_router.model.schemas import Candidate, Proposal, ReviewReason, RoutingResult
+from proposal_router.service import store
+from proposal_router.service.catalogue import Catalogue
+from proposal_router.service.db.models import ProposalRecord
+from proposal_router.service.statuses import ProposalStatus
+
+
+@dataclass(frozen=True)
+class Filing:
+    """One submission: the proposal (its `id` is the office's own number, if any) and who filed it."""
+
+    proposal: Proposal
+    submitter: str | None = None
+
+
+class Assignment(BaseModel):
+    """Who handles a proposal, as finally decided (by the model's auto-routing or a reviewer)."""
+
+    topic: str | None
+    lead_department: str | None
+    co_departments: list[str]
+
+
+class ProposalView(BaseModel):
+    """A stored proposal as the service shows it to every front end."""
+
+    id: int
+    external_id: str | None
+    title: str
+    body: str
+    submitter: str | None
+    received_at: datetime
+    status: ProposalStatus
+    routing: RoutingResult = Field(description="the model's answer, as it was when the proposal arrived")
+    assignment: Assignment | None = Field(description="the current assignment; null while under review")
+    decided_by: str | None
+    decided_at: datetime | None
+    rejection_reason: str | None
+    version: int = Field(description="changes with every decision; send it back to detect concurrent edits")
+
+    @property
+    def suggested(self) -> str | None:
+        """The department a reviewer is asked about: the assigned lead, else the model's."""
+        lead = self.routing.lead_department
+        return (self.assignment.lead_department if self.assignment else None) or (lead.name if lead else None)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    view: ProposalView
+    duplicate: bool  # its external id had been submitted before: the stored proposal, not stored again
+
+
+def routing_of(record: ProposalRecord) -> RoutingResult:
+    """The model's answer kept in a record, as the router gave it (`id` is the office's number)."""
+    topic = record.model_topic
+    lead = record.model_lead
+    return RoutingResult(
+        id=record.external_id,
+        topic=Candidate(name=topic, confidence=record.model_topic_confidence or 0.0) if topic else None,
+        lead_department=Candidate(name=lead, confidence=record.model_lead_confidence or 0.0) if lead else None,
+        co_departments=[Candidate(**c) for c in record.model_co],
+        candidates=[Candidate(**c) for c in record.candidates],
+        decision=record.decision,
+        reason=ReviewReason(code=record.reason_code, message=record.reason_message or "")
+        if record.reason_code
+        else None,
+        model_version=record.model_version,
+    )
+
+
+def view(record: ProposalRecord) -> ProposalView:
+    assignment = Assignment(
+        topic=record.topic, lead_department=record.lead_department, co_departments=list(record.co_departments)
+    )
+    return ProposalView(
+        id=record.id,
+        external_id=record.external_id,
+        title=record.title,
+        body=record.body,
+        submitter=record.submitter,
+        received_at=record.received_at,
+        status=record.status,
+        routing=routing_of(record),
+        assignment=assignment if record.status.assigned else None,
+        decided_by=record.decided_by,
+        decided_at=record.decided_at,
+        rejection_reason=record.rejection_reason,
+        version=record.version,
+    )
+
+
+def submit(session: Session, router: Router, filings: Sequence[Filing], actor: store.Acting) -> list[Submitted]:
+    """Store and route new filings; a known external id gives the stored proposal (duplicate) instead.
+
+    A filing repeated within one call maps to the proposal of its first copy."""
+    known = store.stored_by_external_id(session, [f.proposal.id for f in filings if f.proposal.id is not None])
+    first: dict[str, Filing] = {}
+    todo: list[Filing] = []
+    for filing in filings:
+        external = filing.proposal.id
+        if external is None:
+            todo.append(filing)
+        elif external not in known and external not in first:
+            first[external] = filing
+            todo.append(filing)
+    results = router.route([f.proposal for f in todo])
+    records = store.add_routed(
+        session, [(f.proposal, f.submitter, r) for f, r in zip(todo, results, strict=True)], actor
+    )
+    if records is None:  # another request stored the same external id meanwhile: answer with that one
+        return [Submitted(view(r), True) for r in _resubmitted(session, filings)]
+    created = {id(f): r for f, r in zip(todo, records, strict=True)}
+    answers: list[Submitted] = []
+    for filing in filings:
+        if id(filing) in created:
+            answers.append(Submitted(view(created[id(filing)]), False))
+        else:
+            external = filing.proposal.id
+            assert external is not None
+            answers.append(Submitted(view(known.get(external) or created[id(first[external])]), True))
+    return answers
+
+
+def _resubmitted(session: Session, filings: Sequence[Filing]) -> list[ProposalRecord]:
+    wanted = [f.proposal.id for f in filings]
+    known = store.stored_by_external_id(session, [w for w in wanted if w is not None])
+    if any(w is None or w not in known for w in wanted):
+        raise Conflict("a concurrent request stored some of these proposals; submit them again")
+    return [known[w] for w in wanted if w is not None]
+
+
+def get(session: Session, proposal_id: int) -> ProposalView:
+    return view(store.get(session, proposal_id))
+
+
+def search(
+    session: Session, filters: store.Filters, limit: int, offset: int, order: store.Order
+) -> tuple[int, list[ProposalView]]:
+    """One page of proposals and how many match in all."""
+    total, records = store.search(session, filters, limit, offset, order)
+    return total, [view(r) for r in records]
+
+
+def queue(
+    session: Session, department: str | None, topic: str | None, limit: int, offset: int, order: store.Order
+) -> tuple[int, list[ProposalView]]:
+    """The review queue: pending proposals, filtered by suggested department and topic."""
+    filters = store.Filters(status=ProposalStatus.PENDING, department=department, topic=topic)
+    return search(session, filters, limit, offset, order)
+
+
+def explanation(
+    item: ProposalView, explainer: Explainer, catalogue: Catalogue, department: str | None = None
+) -> list[Term]:
+    """The words that weighed most for `department` (an alias resolves), by default the suggested lead."""
+    name = catalogue.department(department) if department else item.suggested
+    if name is None:
+        return []
+    return explainer.terms(Proposal(title=item.title, body=item.body).text, name)
+
+
+def training_data(session: Session, since: datetime | None, actor: store.Acting, format: str) -> list[dict[str, Any]]:
+    """Final assignments for retraining, in the training file's columns; the export itself is audited."""
+    rows = store.training_rows(session, since)
+    details = {"format": format, "since": since.isoformat() if since else None, "rows": len(rows)}
+    store.audit(session, actor, "export.training_data", details)
+    return rows

@@ -1,0 +1,66 @@
+"""Review: a reviewer accepts the model's answer, corrects it, or rejects the filing (不予立案).
+
+The rules of a decision live here: names a reviewer types resolve through the catalogue (aliases, former
+names), a correction keeps what it does not change, the lead is never also a co-department. The store
+then applies it with a conditional UPDATE, so of two reviewers deciding the same item one succeeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from proposal_router.model.errors import InvalidRequest
+from proposal_router.service import store
+from proposal_router.service.catalogue import Catalogue
+from proposal_router.service.domain.proposals import ProposalView, view
+from proposal_router.service.statuses import ProposalStatus, ReviewAction
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A reviewer's decision on one item. For a correction, None means "keep the model's"; `version` is
+    the one the reviewer saw (None: do not check)."""
+
+    action: ReviewAction
+    lead_department: str | None = None
+    co_departments: list[str] | None = None
+    topic: str | None = None
+    reason: str | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    proposal: ProposalView
+    review_id: int
+
+
+def _assignment(verdict: Verdict, answer: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
+    """The status and assignment a verdict sets, names resolved to the catalogue's."""
+    if verdict.action == ReviewAction.REJECT:
+        return {"status": ProposalStatus.REJECTED, "rejection_reason": verdict.reason}
+    lead, co = verdict.lead_department, verdict.co_departments
+    values = {
+        "status": ProposalStatus.REVIEWED,
+        "topic": catalogue.topic(verdict.topic) if verdict.topic else answer["topic"],
+        "lead_department": catalogue.department(lead) if lead else answer["lead_department"],
+        "co_departments": [catalogue.department(c) for c in co] if co is not None else answer["co_departments"],
+    }
+    if values["lead_department"] is None:
+        raise InvalidRequest("模型没有给出主办单位：更正时必须指定主办单位（lead_department）")
+    unique = dict.fromkeys(values["co_departments"])
+    values["co_departments"] = [c for c in unique if c != values["lead_department"]]
+    return values
+
+
+def decide(session: Session, proposal_id: int, verdict: Verdict, actor: store.Acting, catalogue: Catalogue) -> Reviewed:
+    """Decide a pending item; raises Conflict if someone else decided it first or it changed meanwhile."""
+    answer = store.model_answer(store.get(session, proposal_id))
+    values = _assignment(verdict, answer, catalogue)
+    record, review = store.record_review(
+        session, proposal_id, verdict.action, values, verdict.reason, verdict.version, actor
+    )
+    return Reviewed(view(record), review.id)
