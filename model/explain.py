@@ -27,8 +27,9 @@ class Term(BaseModel):
 class Explainer:
     def __init__(self, router: Router) -> None:
         self.router = router
+        self.labels = router.labels.get("lead", [])  # served names: after a reform, the new ones
         heads = router.manifest.heads
-        self.labels = heads["lead"].labels if "lead" in heads else []
+        self.bundle_labels = heads["lead"].labels if "lead" in heads else []
         tfidf = router.tfidf
         self.tfidf = tfidf if tfidf is not None and "lead" in tfidf.heads else None
         self.vocabulary = {i: gram for gram, i in self.tfidf.index.items()} if self.tfidf else {}
@@ -36,8 +37,12 @@ class Explainer:
     def terms(self, text: str, department: str, limit: int = 8) -> list[Term]:
         if department not in self.labels:
             return []
-        column = self.labels.index(department)
-        return self._ngrams(text, column, limit) if self.tfidf else self._clauses(text, column, limit)
+        if self.tfidf is None:
+            return self._clauses(text, self.labels.index(department), limit)
+        reform = self.router.reform
+        # TF-IDF weights are the bundle's own columns: a merged department is explained by its first source
+        column = reform.sources(department, self.bundle_labels)[0] if reform else self.bundle_labels.index(department)
+        return self._ngrams(text, column, limit)
 
     def _ngrams(self, text: str, column: int, limit: int) -> list[Term]:
         assert self.tfidf is not None

@@ -13,8 +13,14 @@ from pydantic import BaseModel, Field, ValidationError
 from proposal_router.model.errors import BundleError
 from proposal_router.model.text import TextConfig
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MANIFEST = "manifest.json"
+Part = Literal["serving", "training"]
+SERVING: Part = "serving"
+"""What routing reads: the components, tokenizer, ONNX encoders and the taxonomy; all a worker is sent."""
+TRAINING: Part = "training"
+"""What only training and export read: the torch weights, the parity texts and the training evaluation."""
+TAXONOMY_FILE = f"{SERVING}/taxonomy.yaml"
 Component = Literal["transformer", "baseline", "cases", "mentions", "prior"]
 HeadName = Literal["topic", "lead", "co"]
 Precision = Literal["fp32", "int8"]
@@ -66,6 +72,7 @@ class TaxonomyInfo(BaseModel):
     city: str
     version: str
     fingerprint: str
+    file: str | None = Field(default=None, description="the taxonomy as trained with, inside the bundle")
 
 
 class DataInfo(BaseModel):
@@ -111,7 +118,13 @@ class BundleManifest(BaseModel):
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict)
-    files: dict[str, str] = Field(default_factory=dict, description="relative path → sha256")
+    files: dict[str, str] = Field(
+        default_factory=dict, description="relative path → sha256; the first folder (serving/, training/) is its part"
+    )
+
+    def files_of(self, *parts: Part) -> dict[str, str]:
+        """The files of some parts of the bundle: a server needs only serving/."""
+        return {name: digest for name, digest in self.files.items() if name.split("/", 1)[0] in parts}
 
     def co_threshold(self) -> float:
         spec = self.heads.get("co")
@@ -136,7 +149,10 @@ def write_manifest(directory: Path, manifest: BundleManifest) -> None:
     (directory / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
 
 
-def load_manifest(directory: str | Path, verify_files: bool = True) -> BundleManifest:
+def load_manifest(
+    directory: str | Path, verify_files: bool = True, parts: tuple[Part, ...] = (SERVING, TRAINING)
+) -> BundleManifest:
+    """The manifest, with the files of `parts` checked against it (routing needs and checks only serving/)."""
     directory = Path(directory)
     path = directory / MANIFEST
     if not directory.is_dir():
@@ -155,7 +171,7 @@ def load_manifest(directory: str | Path, verify_files: bool = True) -> BundleMan
     except ValidationError as exc:
         raise BundleError(f"{path}: invalid manifest\n{exc}") from exc
     if verify_files:
-        for name, digest in manifest.files.items():
+        for name, digest in manifest.files_of(*parts).items():
             file = directory / name
             if not file.is_file():
                 raise BundleError(f"{directory}: file {name} listed in the manifest is missing")

@@ -11,11 +11,21 @@ from proposal_router.model.calibration import Array, sigmoid, softmax
 from proposal_router.model.cases import CaseScorer
 from proposal_router.model.encoder import DocumentEmbedder, TransformerScorer
 from proposal_router.model.errors import BundleError
-from proposal_router.model.manifest import ENCODER_FILES, BundleManifest, HeadName, HeadSpec, Precision, load_manifest
+from proposal_router.model.manifest import (
+    ENCODER_FILES,
+    SERVING,
+    BundleManifest,
+    HeadName,
+    HeadSpec,
+    Precision,
+    load_manifest,
+)
 from proposal_router.model.mentions import MentionScorer
 from proposal_router.model.policy import review_reason
 from proposal_router.model.prior import LeadPrior
+from proposal_router.model.reform import Reform, bundle_taxonomy, check_taxonomy
 from proposal_router.model.schemas import Candidate, Decision, Proposal, RoutingResult
+from proposal_router.model.taxonomy import Taxonomy
 from proposal_router.model.text import WindowTokenizer
 from proposal_router.model.tfidf import TfidfScorer
 
@@ -74,15 +84,34 @@ class Router:
         encoder_file: str | None = None,
         verify: bool = True,
         precision: Precision | None = None,
+        taxonomy: Taxonomy | None = None,
+        manifest: BundleManifest | None = None,
     ) -> None:
-        """`precision` picks an exported encoder (fp32/int8); by default the one the manifest serves."""
+        """`precision` picks an exported encoder (fp32/int8); by default the one the manifest serves.
+
+        Only the bundle's serving/ part is read (and checked against the manifest). `manifest` is one in hand,
+        used instead of the file: training builds its router before the manifest is final and written once.
+        `taxonomy` is the one the router is used with; when it is not the bundle's own (`reform`), the
+        outputs are given in its names (see reform.py) and the bundle's own taxonomy still resolves the
+        names it was trained with.
+        """
         self.directory = Path(directory)
-        self.manifest: BundleManifest = load_manifest(self.directory, verify_files=verify)
+        serving = self.directory / SERVING
+        self.manifest: BundleManifest = (
+            manifest if manifest is not None else load_manifest(self.directory, verify, parts=(SERVING,))
+        )
+        self.bundle_taxonomy = bundle_taxonomy(self.directory, self.manifest)
+        self.taxonomy = taxonomy or self.bundle_taxonomy
+        self.reform: Reform | None = check_taxonomy(self.manifest, self.bundle_taxonomy, taxonomy)
+        self.labels: dict[str, list[str]] = {
+            name: self.reform.apply(head, np.zeros((0, len(head.labels))))[0] if self.reform else head.labels
+            for name, head in self.manifest.heads.items()
+        }
         components = self.manifest.components
-        self.tfidf = TfidfScorer(self.directory / "baseline") if "baseline" in components else None
-        self.mentions = MentionScorer.load(self.directory) if "mentions" in components else None
-        self.cases = CaseScorer.load(self.directory) if "cases" in components else None
-        self.prior = LeadPrior.load(self.directory) if "prior" in components else None
+        self.tfidf = TfidfScorer(serving / "baseline") if "baseline" in components else None
+        self.mentions = MentionScorer.load(serving) if "mentions" in components else None
+        self.cases = CaseScorer.load(serving) if "cases" in components else None
+        self.prior = LeadPrior.load(serving) if "prior" in components else None
         self.encoder: DocumentEmbedder | None = None
         if "transformer" in components or "cases" in components:
             text = self.manifest.text
@@ -92,9 +121,9 @@ class Router:
             encoder = encoder_file or (ENCODER_FILES[precision] if precision else self.manifest.encoder_file)
             if text is None or encoder is None:
                 raise BundleError(f"{self.directory}: transformer bundle without text settings or encoder file")
-            tokenizer = WindowTokenizer(self.directory / "tokenizer.json", text)
+            tokenizer = WindowTokenizer(serving / "tokenizer.json", text)
             scorer = TransformerScorer if "transformer" in components else DocumentEmbedder
-            self.encoder = scorer(self.directory, tokenizer, encoder, threads)
+            self.encoder = scorer(serving, tokenizer, encoder, threads)
 
     @property
     def version(self) -> str:
@@ -116,8 +145,21 @@ class Router:
         return logits
 
     def probabilities(self, texts: list[str], docs: Array | None = None) -> dict[str, Array]:
-        """Calibrated probabilities per head (`topic`, `lead`, `co`) for each text, in order."""
-        return stack(self.manifest.heads, self.component_logits(texts, docs), self.prior)
+        """Calibrated probabilities per head (`topic`, `lead`, `co`) for each text, in order; the columns are
+        `labels[head]`, the served names (a reform's merged departments summed)."""
+        probs = stack(self.manifest.heads, self.component_logits(texts, docs), self.prior)
+        if self.reform is None:
+            return probs
+        heads = self.manifest.heads
+        return {name: self.reform.apply(heads[name], probs[name])[1] for name in heads}
+
+    def department(self, name: str) -> str | None:
+        """A department name, alias or former name (of the given or the bundle's taxonomy) as a served name."""
+        known = list(dict.fromkeys(self.labels.get("lead", []) + self.labels.get("co", [])))
+        if self.reform is not None:
+            return self.reform.name(name, known)
+        resolved = self.taxonomy.resolve_department(name) if self.taxonomy is not None else None
+        return next((n for n in (name, resolved) if n in known), None)
 
     def route(self, proposals: Sequence[Proposal]) -> list[RoutingResult]:
         texts = [p.text for p in proposals]
@@ -128,15 +170,11 @@ class Router:
         ]
 
     def _result(self, proposal: Proposal, text: str, probs: dict[str, Array]) -> RoutingResult:
-        heads = self.manifest.heads
-        topic = rank(heads["topic"].labels, probs["topic"], 1)[0] if "topic" in heads else None
-        candidates = rank(heads["lead"].labels, probs["lead"], 3) if "lead" in heads else []
+        labels = self.labels
+        topic = rank(labels["topic"], probs["topic"], 1)[0] if "topic" in labels else None
+        candidates = rank(labels["lead"], probs["lead"], 3) if "lead" in labels else []
         lead_name = candidates[0].name if candidates else None
-        co = (
-            suggest_co(heads["co"].labels, probs["co"], self.manifest.co_threshold(), lead_name)
-            if "co" in heads
-            else []
-        )
+        co = suggest_co(labels["co"], probs["co"], self.manifest.co_threshold(), lead_name) if "co" in labels else []
         reason = review_reason(self.manifest.routing, text, candidates)
         return RoutingResult(
             id=proposal.id,

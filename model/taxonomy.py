@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -22,7 +23,16 @@ class Topic(BaseModel):
 class Department(BaseModel):
     name: str
     aliases: list[str] = Field(default_factory=list)
+    former_names: list[str] = Field(
+        default_factory=list,
+        description="names it had as a department before a 机构改革: one is a rename, several are a merge",
+    )
     duties: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        """Every name that means this department: its own, its aliases and its former names."""
+        return [self.name, *self.aliases, *self.former_names]
 
 
 def _normalise(name: str) -> str:
@@ -41,7 +51,7 @@ class Taxonomy(BaseModel):
     def _names_are_unambiguous(self) -> Taxonomy:
         owner: dict[str, str] = {}
         for dept in self.departments:
-            for name in [dept.name, *dept.aliases]:
+            for name in dept.names:
                 key = _normalise(name)
                 if key in owner and owner[key] != dept.name:
                     raise ValueError(f"名称「{name}」同时属于 {owner[key]} 和 {dept.name}")
@@ -66,7 +76,7 @@ class Taxonomy(BaseModel):
     def _department_index(self) -> dict[str, str]:
         index: dict[str, str] = {}
         for dept in self.departments:
-            for name in [dept.name, *dept.aliases]:
+            for name in dept.names:
                 index[_normalise(name)] = dept.name
         return index
 
@@ -96,6 +106,11 @@ class Resolver:
         self.taxonomy = taxonomy
         self._departments = taxonomy._department_index()
         self._topics = taxonomy._topic_index()
+        self._former = {_normalise(f): d.name for d in taxonomy.departments for f in d.former_names}
+
+    def successor(self, name: str) -> str | None:
+        """The department a former name now belongs to (机构改革); None for a current name or an alias."""
+        return self._former.get(_normalise(name))
 
     def department(self, name: str, file: str, row: int, column: str) -> str | RowIssue:
         found = self._departments.get(_normalise(name))
@@ -111,6 +126,64 @@ class Resolver:
             return found
         known = "、".join(self.taxonomy.topic_names)
         return RowIssue(file, row, column, f"unknown topic {name!r}; the taxonomy has {known}")
+
+
+@dataclass(frozen=True)
+class TaxonomyDiff:
+    """What a 机构改革 changed between two taxonomies, department by department.
+
+    An old department whose name the new taxonomy still resolves (as a former name or alias) went to that
+    department: alone it was renamed, with others (or into a department that kept its name) it was merged.
+    """
+
+    added: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)  # old name → new name
+    merged: dict[str, list[str]] = field(default_factory=dict)  # new name → the old departments it joins
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.renamed or self.merged or self.removed)
+
+    @property
+    def successors(self) -> dict[str, str]:
+        """Old department → the department that carries on its work, for every old name that changed."""
+        found = dict(self.renamed)
+        for new, olds in self.merged.items():
+            found.update({old: new for old in olds if old != new})
+        return found
+
+    def lines(self) -> list[str]:
+        """One Chinese line per change, in the order 新增, 更名, 合并, 撤销."""
+        return [
+            *(f"新增：{name}" for name in self.added),
+            *(f"更名：{old} → {new}" for old, new in self.renamed.items()),
+            *(f"合并：{'、'.join(olds)} → {new}" for new, olds in self.merged.items()),
+            *(f"撤销：{name}" for name in self.removed),
+        ]
+
+
+def diff_taxonomies(old: Taxonomy, new: Taxonomy) -> TaxonomyDiff:
+    """The departments `new` added, renamed, merged or removed relative to `old`."""
+    kept = set(new.department_names)
+    groups: dict[str, list[str]] = {}
+    removed: list[str] = []
+    for name in old.department_names:
+        target = name if name in kept else new.resolve_department(name)
+        if target is None:
+            removed.append(name)
+        else:
+            groups.setdefault(target, []).append(name)
+    renamed = {olds[0]: new_name for new_name, olds in groups.items() if len(olds) == 1 and olds[0] != new_name}
+    merged = {new_name: olds for new_name, olds in groups.items() if len(olds) > 1}
+    added = [name for name in new.department_names if name not in groups]
+    return TaxonomyDiff(added=added, renamed=renamed, merged=merged, removed=removed)
+
+
+def save_taxonomy(taxonomy: Taxonomy, path: Path) -> None:
+    """Written as YAML a person can read; loading it gives the same taxonomy (and fingerprint)."""
+    text = yaml.safe_dump(taxonomy.model_dump(), allow_unicode=True, sort_keys=False, width=1000)
+    path.write_text(text, encoding="utf-8")
 
 
 def load_taxonomy(path: str | Path) -> Taxonomy:

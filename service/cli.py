@@ -31,10 +31,14 @@ def _column_flags() -> argparse.ArgumentParser:
     group.add_argument("--lead-field", default="lead_department", help="lead department column")
     group.add_argument("--co-field", default="co_departments", help="co-departments column (list or 、-separated)")
     group.add_argument("--sheet", help="XLSX sheet name (default: the first sheet)")
-    group.add_argument(
-        "--taxonomy", help="taxonomy YAML (default: data/taxonomy.yaml); 'none' learns labels from the data"
-    )
+    group.add_argument("--taxonomy", help=TAXONOMY_HELP)
     return parent
+
+
+TAXONOMY_HELP = (
+    "taxonomy YAML (default: PROPOSAL_ROUTER_TAXONOMY or data/taxonomy.yaml); train: 'none' learns labels from "
+    "the data; with a bundle: checked against the bundle's own (机构改革), which is used when none is found"
+)
 
 
 def _columns(args: argparse.Namespace) -> ColumnMap:
@@ -62,16 +66,33 @@ def _taxonomy(args: argparse.Namespace, settings: Settings) -> Any:
     return load_taxonomy(path) if path is not None else None
 
 
+def _checked_taxonomy(args: argparse.Namespace, settings: Settings) -> Any:
+    """The taxonomy a bundle is used with; a 机构改革 between it and the bundle's own is said on stderr."""
+    from proposal_router.model.manifest import load_manifest
+    from proposal_router.model.reform import bundle_taxonomy, check_taxonomy
+    from proposal_router.model.taxonomy import load_taxonomy
+
+    path = settings.checked_taxonomy(args.taxonomy)
+    taxonomy = load_taxonomy(path) if path is not None else None
+    if taxonomy is not None:
+        manifest = load_manifest(args.model, verify_files=False)
+        reform = check_taxonomy(manifest, bundle_taxonomy(Path(args.model), manifest), taxonomy)
+        if reform is not None:
+            print(f"警告：{reform.message(manifest)}", file=sys.stderr)
+    return taxonomy
+
+
 def _router(args: argparse.Namespace, settings: Settings) -> Any:
     from proposal_router.model.router import Router
 
-    return Router(args.model, threads=args.threads or settings.threads, precision=args.encoder)
+    taxonomy = _checked_taxonomy(args, settings)
+    return Router(args.model, threads=args.threads or settings.threads, precision=args.encoder, taxonomy=taxonomy)
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> None:
     from proposal_router.training.config import FLAGS, TrainConfig
-    from proposal_router.training.data import load_labelled
-    from proposal_router.training.pipeline import train_bundle
+    from proposal_router.training.data import load_labelled, remap_lines
+    from proposal_router.training.pipeline import EVALUATION, train_bundle
 
     config = build_model(TrainConfig, args, FLAGS, base_model=settings.base_model, threads=settings.threads)
     taxonomy = _taxonomy(args, settings)
@@ -79,6 +100,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
     data = load_labelled(args.data, columns, taxonomy, args.sheet)
     _report(data.warnings)
     print(f"{args.data}: {len(data.examples)} proposals; heads: {', '.join(data.heads)}", file=sys.stderr)
+    for line in remap_lines(data):
+        print(f"机构改革：{line}")
     manifest = train_bundle(data, taxonomy, Path(args.out), config, columns)
     lead = manifest.metrics.get("lead_department", {})
     routing = manifest.metrics.get("routing", {})
@@ -90,7 +113,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
             f"auto-routed {routing.get('coverage', 0):.1%} at precision {routing.get('auto_precision') or 0:.3f} "
             f"(threshold {manifest.routing.lead_threshold:.3f})"
         )
-    print(f"evaluation: {Path(args.out) / 'evaluation' / 'report.md'}")
+    print(f"evaluation: {Path(args.out) / EVALUATION / 'report.md'}")
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
@@ -98,13 +121,15 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
     from proposal_router.training.evaluate import Evaluation, write_evaluation
 
     router = _router(args, settings)
-    data = load_labelled(args.data, _columns(args), _taxonomy(args, settings), args.sheet)
+    data = load_labelled(args.data, _columns(args), router.taxonomy, args.sheet)
     _report(data.warnings)
-    heads = router.manifest.heads
+    for example in data.examples:  # gold names in the router's names, whichever side of a 机构改革 each is
+        example.lead = example.lead and (router.department(example.lead) or example.lead)
+        example.co = example.co and [router.department(c) or c for c in example.co]
     evaluation = Evaluation(
         examples=data.examples,
         probs=router.probabilities([e.text for e in data.examples]),
-        labels={h: s.labels for h, s in heads.items()},
+        labels=router.labels,
         routing=router.manifest.routing,
         co_threshold=router.manifest.co_threshold(),
     )
@@ -137,6 +162,7 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
 def _engine(args: argparse.Namespace, settings: Settings) -> Any:
     from proposal_router.service.engines import batch_engine
 
+    taxonomy = _checked_taxonomy(args, settings)
     return batch_engine(
         args.engine or settings.engine,
         args.model,
@@ -144,6 +170,7 @@ def _engine(args: argparse.Namespace, settings: Settings) -> Any:
         precision=args.encoder,
         workers=args.workers or settings.ray_workers,
         address=args.ray_address or settings.ray_address,
+        taxonomy=taxonomy,
     )
 
 
@@ -253,12 +280,28 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
     from proposal_router.service.api.app import create_app
 
-    overrides = {"model": args.model, "database_url": args.db, "encoder": args.encoder, "threads": args.threads}
+    overrides = {
+        "model": args.model,
+        "database_url": args.db,
+        "encoder": args.encoder,
+        "threads": args.threads,
+        "taxonomy": args.taxonomy,
+    }
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     app = create_app(settings)
     version = app.state.services.router.version
     print(f"serving {version} on http://{args.host}:{args.port} (database {settings.database_url})")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", workers=1)
+
+
+def _taxonomy_command(args: argparse.Namespace, settings: Settings) -> None:
+    """`taxonomy diff OLD NEW`: what a 机构改革 changed, one department a line."""
+    from proposal_router.model.taxonomy import diff_taxonomies, load_taxonomy
+
+    old, new = load_taxonomy(args.old), load_taxonomy(args.new)
+    lines = diff_taxonomies(old, new).lines()
+    print(f"{args.old}（{old.city} {old.version}）→ {args.new}（{new.city} {new.version}）：")
+    print("\n".join(f"  {line}" for line in lines) if lines else "  单位无变化")
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> None:
@@ -344,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--title", help="proposal title")
     predict.add_argument("--threads", type=int, help="inference threads (default: all cores)")
     predict.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
+    predict.add_argument("--taxonomy", help=TAXONOMY_HELP)
 
     db_help = "database URL (default: PROPOSAL_ROUTER_DATABASE_URL or sqlite:///proposal-router.db)"
     serve = commands.add_parser("serve", help="run the routing service (API and reviewers' web page)")
@@ -353,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--threads", type=int, help="inference threads (default: all cores)")
     serve.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
+    serve.add_argument("--taxonomy", help=TAXONOMY_HELP)
 
     keys = commands.add_parser("keys", help="create, list or revoke the service's API keys")
     keys.add_argument("action", choices=["create", "list", "revoke"])
@@ -360,6 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--name", help="who the key is for (shown in the audit log)")
     keys.add_argument("--prefix", help="revoke: the key's first characters, as `keys list` shows them")
     keys.add_argument("--db", help=db_help)
+
+    taxonomy = commands.add_parser("taxonomy", help="单位表：比较机构改革前后的两个单位表")
+    taxonomy_actions = taxonomy.add_subparsers(dest="action", required=True)
+    diff = taxonomy_actions.add_parser("diff", help="列出新单位表相对旧单位表新增、更名、合并和撤销的单位")
+    diff.add_argument("old", help="旧单位表 YAML")
+    diff.add_argument("new", help="新单位表 YAML（前身名称写在 former_names）")
 
     database = commands.add_parser("db", help="upgrade the database to the newest schema (serve also does it)")
     database.add_argument("action", choices=["upgrade"])
@@ -374,6 +425,7 @@ HANDLERS = {
     "predict": _predict,
     "export": _export,
     "serve": _serve,
+    "taxonomy": _taxonomy_command,
     "keys": _keys,
     "db": _db,
 }

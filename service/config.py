@@ -51,6 +51,15 @@ class Settings(BaseSettings, ReadLimits):
     def read_limits(self) -> ReadLimits:
         return ReadLimits.model_validate(self.model_dump(include=set(ReadLimits.model_fields)))
 
+    def checked_taxonomy(self, given: str | None) -> Path | None:
+        """The taxonomy a bundle is used with (serve, route, evaluate, predict). A flag or
+        PROPOSAL_ROUTER_TAXONOMY must name a file; the default is used when it is there; otherwise None:
+        the bundle's own taxonomy, which it carries."""
+        if given is None and "taxonomy" not in self.model_fields_set:
+            default = Path(self.taxonomy)
+            return default if default.is_file() else None
+        return self.taxonomy_path(given)
+
     def taxonomy_path(self, given: str | None) -> Path | None:
         """`none` learns labels from the data; a relative path is read from the current directory."""
         value = given or self.taxonomy

@@ -11,6 +11,7 @@ from typing import Literal
 
 from proposal_router.model.manifest import Precision
 from proposal_router.model.router import Router
+from proposal_router.model.taxonomy import Taxonomy
 from proposal_router.service.engine import BatchEngine, LocalEngine
 
 EngineName = Literal["local", "ray"]
@@ -23,9 +24,11 @@ def batch_engine(
     precision: Precision | None = None,
     workers: int | None = None,
     address: str | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> BatchEngine:
+    """`taxonomy` is the one routing is checked against and names its output in (see model/reform.py)."""
     if name == "ray":
         from proposal_router.service.ray_engine import RayEngine
 
-        return RayEngine(bundle, threads=threads, precision=precision, workers=workers, address=address)
-    return LocalEngine(Router(bundle, threads=threads, precision=precision))
+        return RayEngine(bundle, threads, precision, workers, address, taxonomy)
+    return LocalEngine(Router(bundle, threads=threads, precision=precision, taxonomy=taxonomy))

@@ -18,25 +18,30 @@ from typing import Any
 import numpy as np
 
 from proposal_router.model.errors import SetupError
-from proposal_router.model.manifest import MANIFEST, BundleManifest, Precision, load_manifest
+from proposal_router.model.manifest import MANIFEST, SERVING, BundleManifest, Precision, load_manifest
 from proposal_router.model.router import Router
 from proposal_router.model.schemas import Proposal, RoutingResult
+from proposal_router.model.taxonomy import Taxonomy
 from proposal_router.service.engine import Keyed, Routed
 
 BATCH = 32  # proposals per model call on a worker; a proposal's routing does not depend on it
 
 
-def _bundle_files(bundle: Path, manifest: BundleManifest) -> dict[str, bytes]:
-    """What a worker needs to rebuild the bundle: the manifest and every file it lists (each worker's
-    `Router` checks them against the manifest again, so a damaged transfer is refused there)."""
-    return {name: (bundle / name).read_bytes() for name in [MANIFEST, *manifest.files]}
+def bundle_files(bundle: Path, manifest: BundleManifest) -> dict[str, bytes]:
+    """What a worker needs to route: the manifest and the files of the bundle's serving part, never the
+    training state (torch weights, parity texts, evaluation), which would triple what each worker is sent.
+    Each worker's `Router` checks them against the manifest again, so a damaged transfer is refused there."""
+    return {name: (bundle / name).read_bytes() for name in [MANIFEST, *manifest.files_of(SERVING)]}
 
 
 class _RouteBatch:
     """A Ray Data actor: writes the shipped bundle to local disk once, then routes batch after batch."""
 
-    def __init__(self, files: list[Any], threads: int, precision: Precision | None) -> None:
-        """`files` holds the bundle's object ref in a list, so that Ray hands the ref over unresolved."""
+    def __init__(
+        self, files: list[Any], threads: int, precision: Precision | None, taxonomy: dict[str, Any] | None = None
+    ) -> None:
+        """`files` holds the bundle's object ref in a list, so that Ray hands the ref over unresolved;
+        `taxonomy` is the one the driver routes with, so that a worker gives a reform's new names too."""
         import ray
 
         contents: dict[str, bytes] = ray.get(files[0])
@@ -45,7 +50,8 @@ class _RouteBatch:
         for name, data in contents.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(data)
-        self.router = Router(root, threads=threads, precision=precision)
+        given = Taxonomy.model_validate(taxonomy) if taxonomy is not None else None
+        self.router = Router(root, threads=threads, precision=precision, taxonomy=given)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         proposals = [
@@ -66,6 +72,7 @@ class RayEngine:
         precision: Precision | None = None,
         workers: int | None = None,
         address: str | None = None,
+        taxonomy: Taxonomy | None = None,
     ) -> None:
         try:
             import ray  # noqa: F401
@@ -75,6 +82,7 @@ class RayEngine:
         self.manifest = load_manifest(self.bundle)
         self.threads, self.precision = threads or 1, precision
         self.workers, self.address = workers, address
+        self.taxonomy = taxonomy
 
     @property
     def version(self) -> str:
@@ -111,9 +119,10 @@ class RayEngine:
         routed = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             _RouteBatch,
             fn_constructor_kwargs={
-                "files": [ray.put(_bundle_files(self.bundle, self.manifest))],
+                "files": [ray.put(bundle_files(self.bundle, self.manifest))],
                 "threads": self.threads,
                 "precision": self.precision,
+                "taxonomy": self.taxonomy.model_dump() if self.taxonomy is not None else None,
             },
             batch_size=BATCH,
             batch_format="numpy",

@@ -32,10 +32,10 @@ def _fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_train_writes_bundle_and_evaluation(bundle: Path) -> None:
     assert (bundle / "manifest.json").is_file()
-    metrics = json.loads((bundle / "evaluation" / "metrics.json").read_text(encoding="utf-8"))
+    metrics = json.loads((bundle / "training" / "evaluation" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["lead_department"]["accuracy"] >= 0.9
     for name in ("report.md", "confusion_lead.png", "reliability.png", "risk_coverage.png"):
-        assert (bundle / "evaluation" / name).stat().st_size > 0
+        assert (bundle / "training" / "evaluation" / name).stat().st_size > 0
 
 
 def test_train_reports_unknown_department(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

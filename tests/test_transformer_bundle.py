@@ -28,7 +28,10 @@ from tests.conftest import make_rows, write_csv
 def test_bundle_is_complete_and_described(tiny_bundle: Path) -> None:
     manifest = load_manifest(tiny_bundle)
     assert manifest.components == ["transformer"]
-    assert set(manifest.files) >= {"encoder.onnx", "heads.npz", "tokenizer.json", "evaluation/metrics.json"}
+    serving = {"serving/encoder.onnx", "serving/heads.npz", "serving/tokenizer.json"}
+    assert set(manifest.files_of("serving")) >= serving
+    assert set(manifest.files_of("training")) >= {"training/evaluation/metrics.json", "training/validation.jsonl"}
+    assert any(name.startswith("training/torch/") for name in manifest.files)
     assert manifest.text is not None and manifest.text.strategy == "chunks"
     assert manifest.heads["lead"].labels == sorted(["市医疗保障局", "市教育局", "市交通运输局"])
     assert manifest.training_data.splits == {"cross-fitted": 75, "held-out test": 0}
@@ -99,7 +102,7 @@ def _copy(bundle: Path, tmp_path: Path) -> Path:
 
 def test_corrupt_file_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
     bundle = _copy(tiny_bundle, tmp_path)
-    with (bundle / "encoder.onnx").open("r+b") as fh:
+    with (bundle / "serving" / "encoder.onnx").open("r+b") as fh:
         fh.seek(100)
         fh.write(b"\x00\x01\x02")
     with pytest.raises(BundleError, match=r"encoder.onnx: contents do not match the manifest"):
@@ -108,7 +111,7 @@ def test_corrupt_file_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
 
 def test_missing_file_and_manifest_are_refused(tiny_bundle: Path, tmp_path: Path) -> None:
     bundle = _copy(tiny_bundle, tmp_path)
-    (bundle / "heads.npz").unlink()
+    (bundle / "serving" / "heads.npz").unlink()
     with pytest.raises(BundleError, match=r"heads\.npz listed in the manifest is missing"):
         Router(bundle)
     (bundle / "manifest.json").unlink()
@@ -123,7 +126,7 @@ def test_other_schema_version_is_refused(tiny_bundle: Path, tmp_path: Path) -> N
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     manifest["schema_version"] = 99
     (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(BundleError, match="schema version 99, this release reads version 2"):
+    with pytest.raises(BundleError, match="schema version 99, this release reads version 3"):
         Router(bundle)
 
 
@@ -137,7 +140,7 @@ def test_export_int8_checks_parity_and_serves_it(tiny_bundle: Path, tmp_path: Pa
         assert info.parity.lead_agreement >= info.parity.bar
     import onnx
 
-    ops = {n.op_type for n in onnx.load(str(bundle / "encoder.int8.onnx")).graph.node}
+    ops = {n.op_type for n in onnx.load(str(bundle / "serving" / "encoder.int8.onnx")).graph.node}
     assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops
     (result,) = Router(bundle).route([Proposal(title="关于公交线路的提案", body="建议增加公交线路和站台")])
     assert result.lead_department is not None
@@ -183,7 +186,7 @@ def test_onnx_of_another_model_is_refused(tiny_bundle: Path, tmp_path: Path) -> 
     BertModel(config, add_pooling_layer=False).save_pretrained(other)
     manifest = load_manifest(bundle)
     assert manifest.text is not None
-    write_onnx(FrozenEncoder(str(other)), bundle / "encoder.onnx", manifest.text)
+    write_onnx(FrozenEncoder(str(other)), bundle / "serving" / "encoder.onnx", manifest.text)
     write_manifest(bundle, manifest)  # as if someone re-hashed a wrongly copied file
     with pytest.raises(BundleError, match=r"16-dimensional vectors but head .* expects 32: the ONNX file belongs"):
         Router(bundle)

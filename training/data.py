@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,13 @@ class LabelledData:
     labels: dict[str, list[str]]
     warnings: list[RowIssue] = field(default_factory=list)
     sha256: str = ""
+    remapped: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(old name, new name) → rows that named a department by a former name and were learnt as the new one."""
+
+
+def remap_lines(data: LabelledData) -> list[str]:
+    """What training says of a 机构改革: each old name and how many rows it moved to the new name."""
+    return [f"{old} → {new}：{rows} 行按新名称学习" for (old, new), rows in data.remapped.items()]
 
 
 def _label_order(values: set[str], taxonomy_order: list[str] | None) -> list[str]:
@@ -77,9 +85,11 @@ def load_labelled(
     rows, issues = read_proposals(table, columns)
     resolver = Resolver(taxonomy) if taxonomy is not None else None
     examples: list[Example] = []
+    remapped: Counter[tuple[str, str]] = Counter()
     for item in rows:
         raw, row = item.raw, item.row
         example = Example(id=item.proposal.id or "", text=item.proposal.text, row=row)
+        moved: set[tuple[str, str]] = set()  # a row counts once per old name, in the lead or among the co
         for head, column in (("topic", columns.topic), ("lead", columns.lead)):
             value = str(raw.get(column, "")).strip() if present[head] else ""
             if not value:
@@ -99,6 +109,8 @@ def load_labelled(
                 issues.append(resolved)
             else:
                 setattr(example, head, resolved)
+                if head == "lead" and resolver.successor(value):
+                    moved.add((value, resolved))
         if present["co"]:
             names = split_list(raw.get(columns.co, ""))
             resolved_co: list[str] = []
@@ -106,9 +118,13 @@ def load_labelled(
                 found = name if resolver is None else resolver.department(name, table.path, row, columns.co)
                 if isinstance(found, RowIssue):
                     issues.append(found)
-                elif found != example.lead and found not in resolved_co:
+                    continue
+                if resolver is not None and resolver.successor(name):
+                    moved.add((name, found))
+                if found != example.lead and found not in resolved_co:
                     resolved_co.append(found)
             example.co = resolved_co
+        remapped.update(moved)
         examples.append(example)
     fatal = [i for i in issues if i.fatal]
     if fatal:
@@ -125,4 +141,5 @@ def load_labelled(
     }
     heads = [h for h in heads if len(labels[h]) >= (1 if h == "co" else 2)]
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return LabelledData(str(path), examples, heads, {h: labels[h] for h in heads}, issues, digest)
+    ordered = dict(sorted(remapped.items(), key=lambda item: (-item[1], item[0])))
+    return LabelledData(str(path), examples, heads, {h: labels[h] for h in heads}, issues, digest, ordered)

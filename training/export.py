@@ -1,9 +1,9 @@
 """From the torch encoder to the ONNX encoders that serving runs, checked for parity first.
 
-A transformer bundle keeps its torch weights (`torch/`) and a sample of its training texts
-(`validation.jsonl`) so that an export, at training time or later with `proposal-router export`, can be
-compared with the model it came from: the same texts through torch and through onnxruntime, then the same
-components, stacker and policy.
+A transformer bundle keeps its torch weights (`training/torch/`) and a sample of its training texts
+(`training/validation.jsonl`), apart from what serving reads (`serving/`), so that an export, at training
+time or later with `proposal-router export`, can be compared with the model it came from: the same texts
+through torch and through onnxruntime, then the same components, stacker and policy.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from proposal_router.model.calibration import Array
 from proposal_router.model.errors import BundleError
 from proposal_router.model.manifest import (
     ENCODER_FILES,
+    SERVING,
+    TRAINING,
     BundleManifest,
     ExportInfo,
     Parity,
@@ -33,8 +35,8 @@ from proposal_router.model.text import TextConfig, WindowTokenizer
 from proposal_router.training.data import Example
 from proposal_router.training.transformer import FrozenEncoder, document_vectors
 
-TORCH_DIR = "torch"
-VALIDATION = "validation.jsonl"
+TORCH_DIR = f"{TRAINING}/torch"
+VALIDATION = f"{TRAINING}/validation.jsonl"
 PARITY_BARS: dict[Precision, float] = {"fp32": 0.995, "int8": 0.99}
 
 
@@ -145,9 +147,9 @@ def check_parity(
 ) -> Parity:
     """Torch vs the ONNX encoder: calibrated probabilities and decisions through the same stack and policy."""
     assert manifest.text is not None
-    tokenizer = WindowTokenizer(directory / "tokenizer.json", manifest.text)
-    router = Router(directory, encoder_file=file or ENCODER_FILES[precision], verify=False)
-    router.manifest = manifest  # the in-memory one: during training the file on disk is not final yet
+    tokenizer = WindowTokenizer(directory / SERVING / "tokenizer.json", manifest.text)
+    # the manifest in hand: during training the file on disk is not written yet, and export writes it once
+    router = Router(directory, encoder_file=file or ENCODER_FILES[precision], manifest=manifest)
     expected = router.probabilities(texts, docs=document_vectors(model, tokenizer.windows(texts), manifest.text.pad_id))
     served = router.probabilities(texts)
     main = "lead" if "lead" in manifest.heads else "topic"
@@ -187,14 +189,14 @@ def record_export(
     parity = check_parity(directory, manifest, model, precision, texts, bar, candidate)
     if not parity.passed:
         if candidate is not None:
-            (directory / candidate).unlink(missing_ok=True)
+            (directory / SERVING / candidate).unlink(missing_ok=True)
         raise BundleError(
-            f"{directory / target}: {precision} export agrees with torch on {parity.lead_agreement:.1%} of "
+            f"{directory / SERVING / target}: {precision} export agrees with torch on {parity.lead_agreement:.1%} of "
             f"{parity.rows} validation proposals, below the bar of {parity.bar:.1%}; the bundle is unchanged "
             "(--min-agreement sets another bar)"
         )
     if candidate is not None:
-        (directory / candidate).replace(directory / target)
+        (directory / SERVING / candidate).replace(directory / SERVING / target)
     info = ExportInfo(file=target, precision=precision, created_at=datetime.now(UTC), parity=parity)
     manifest.exports[precision] = info
     return info
@@ -208,11 +210,12 @@ def export_bundle(
     if manifest.model_type != "transformer" or manifest.text is None:
         raise BundleError(f"{directory}: a {manifest.model_type} bundle needs no export; it is served as it is")
     model = load_torch_model(directory)
+    serving = directory / SERVING
     if "fp32" not in manifest.exports:
-        write_onnx(model, directory / "encoder.candidate.onnx", manifest.text)
+        write_onnx(model, serving / "encoder.candidate.onnx", manifest.text)
         record_export(directory, manifest, model, "fp32", candidate="encoder.candidate.onnx")
     if quantize:
-        quantize_int8(directory / ENCODER_FILES["fp32"], directory / "encoder.int8.candidate.onnx")
+        quantize_int8(serving / ENCODER_FILES["fp32"], serving / "encoder.int8.candidate.onnx")
         record_export(directory, manifest, model, "int8", int8_bar, candidate="encoder.int8.candidate.onnx")
     chosen = serve or ("int8" if quantize else "fp32")
     if chosen not in manifest.exports:

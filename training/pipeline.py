@@ -23,6 +23,9 @@ from proposal_router.model.errors import SetupError
 from proposal_router.model.intake.records import ColumnMap
 from proposal_router.model.manifest import (
     MANIFEST,
+    SERVING,
+    TAXONOMY_FILE,
+    TRAINING,
     BundleManifest,
     Component,
     CrossFit,
@@ -32,7 +35,7 @@ from proposal_router.model.manifest import (
     write_manifest,
 )
 from proposal_router.model.router import Router
-from proposal_router.model.taxonomy import Taxonomy
+from proposal_router.model.taxonomy import Taxonomy, save_taxonomy
 from proposal_router.model.text import TextConfig, WindowTokenizer, special_ids
 from proposal_router.training.calibrate import auto_threshold, best_co_threshold
 from proposal_router.training.components import (
@@ -46,11 +49,12 @@ from proposal_router.training.components import (
 )
 from proposal_router.training.config import TrainConfig
 from proposal_router.training.crossfit import CrossFitResult, cross_fit
-from proposal_router.training.data import Example, LabelledData, duty_examples, topic_examples
+from proposal_router.training.data import Example, LabelledData, duty_examples, remap_lines, topic_examples
 from proposal_router.training.evaluate import Evaluation, write_evaluation
 from proposal_router.training.splits import stratified_split
 
 PARITY_ROWS = 64
+EVALUATION = f"{TRAINING}/evaluation"
 STACKER = "non-negative weight per component (+ bias for co), minimum out-of-fold log-loss (scipy L-BFGS-B)"
 
 
@@ -112,9 +116,9 @@ def _statements(taxonomy: Taxonomy, labels: dict[str, list[str]], config: TrainC
     return duties + [e for e in topic_examples(taxonomy) if e.topic in labels.get("topic", [])]
 
 
-def _embed(work: Path, text: TextConfig, texts: list[str], threads: int) -> Array:
-    tokenizer = WindowTokenizer(work / "tokenizer.json", text)
-    return DocumentEmbedder(work, tokenizer, "encoder.onnx", threads).embeddings(texts)
+def _embed(serving: Path, text: TextConfig, texts: list[str], threads: int) -> Array:
+    tokenizer = WindowTokenizer(serving / "tokenizer.json", text)
+    return DocumentEmbedder(serving, tokenizer, "encoder.onnx", threads).embeddings(texts)
 
 
 def _prepare_encoder(config: TrainConfig, corpus: Corpus, work: Path, threads: int) -> tuple[TextConfig, object]:
@@ -124,7 +128,8 @@ def _prepare_encoder(config: TrainConfig, corpus: Corpus, work: Path, threads: i
 
     assert config.base_model is not None
     check_base_model(config.base_model)
-    tokenizer_file = save_tokenizer(config.base_model, work)
+    serving = work / SERVING
+    tokenizer_file = save_tokenizer(config.base_model, serving)
     text = TextConfig(
         max_length=config.max_length,
         strategy=config.strategy,
@@ -134,16 +139,24 @@ def _prepare_encoder(config: TrainConfig, corpus: Corpus, work: Path, threads: i
         **special_ids(tokenizer_file),
     )
     model = FrozenEncoder(config.base_model)
-    write_onnx(model, work / "encoder.onnx", text)
+    write_onnx(model, serving / "encoder.onnx", text)
     sample = random.Random(config.seed).sample(corpus.examples, min(PARITY_ROWS, len(corpus.examples)))
     save_training_state(model, sample, work)
-    corpus.docs = _embed(work, text, [e.text for e in corpus.examples], threads)
+    corpus.docs = _embed(serving, text, [e.text for e in corpus.examples], threads)
     if corpus.statements:
         statements = [e.text for e in corpus.statements]
-        corpus.statement_queries = _embed(work, text, statements, threads)
+        corpus.statement_queries = _embed(serving, text, statements, threads)
         passages = text.model_copy(update={"prefix": config.passage_prefix, "views": ["text"]})
-        corpus.statement_passages = _embed(work, passages, statements, threads)
+        corpus.statement_passages = _embed(serving, passages, statements, threads)
     return text, model
+
+
+def _report_remapped(report: Path, data: LabelledData) -> None:
+    """The training report says which old department names (机构改革) were read as their new ones."""
+    lines = remap_lines(data)
+    if lines:
+        section = "\n## 机构改革：按新单位名称学习的行\n\n" + "".join(f"- {line}\n" for line in lines)
+        report.write_text(report.read_text(encoding="utf-8") + section, encoding="utf-8")
 
 
 def _candidates(config: TrainConfig, corpus: Corpus) -> list[Component]:
@@ -165,19 +178,19 @@ def _candidates(config: TrainConfig, corpus: Corpus) -> list[Component]:
     return found
 
 
-def _refit(corpus: Corpus, components: list[Component], work: Path) -> None:
+def _refit(corpus: Corpus, components: list[Component], serving: Path) -> None:
     """Every served component fitted once more, on all rows, and written where its scorer reads it."""
     every = np.arange(len(corpus.examples))
     if "baseline" in components:
-        fit_tfidf(corpus, every).save(work / "baseline")
+        fit_tfidf(corpus, every).save(serving / "baseline")
     if "transformer" in components:
-        LinearHeads(corpus, every).save(work)
+        LinearHeads(corpus, every).save(serving)
     if "cases" in components:
-        fit_cases(corpus, every).save(work)
+        fit_cases(corpus, every).save(serving)
     if "mentions" in components:
-        mention_scorer(corpus).save(work)
+        mention_scorer(corpus).save(serving)
     if "prior" in components:
-        fit_prior(corpus, every).save(work)
+        fit_prior(corpus, every).save(serving)
 
 
 def _routing(result: CrossFitResult, corpus: Corpus, config: TrainConfig) -> RoutingSettings:
@@ -209,6 +222,8 @@ def _build_bundle(
     data: LabelledData, taxonomy: Taxonomy | None, work: Path, config: TrainConfig, columns: ColumnMap | None
 ) -> BundleManifest:
     started = time.perf_counter()
+    for part in (SERVING, TRAINING):
+        (work / part).mkdir()
     fit_rows, test = _split(data, config)
     labels = data.labels
     statements = _statements(taxonomy, labels, config) if taxonomy is not None else []
@@ -231,13 +246,16 @@ def _build_bundle(
     candidates = _candidates(config, corpus)
     result = cross_fit(corpus, candidates, config.folds, config.seed)
     routing = _routing(result, corpus, config)
-    _refit(corpus, result.components, work)
+    _refit(corpus, result.components, work / SERVING)
     if text is not None and "transformer" not in result.components and "cases" not in result.components:
         text = None  # the stack chose no encoder component: serve without the encoder
-        for name in ("encoder.onnx", "tokenizer.json", "validation.jsonl"):
-            (work / name).unlink(missing_ok=True)
-        shutil.rmtree(work / "torch", ignore_errors=True)
+        for name in ("encoder.onnx", "tokenizer.json"):
+            (work / SERVING / name).unlink(missing_ok=True)
+        shutil.rmtree(work / TRAINING, ignore_errors=True)
+        (work / TRAINING).mkdir()
         model = None
+    if taxonomy is not None:
+        save_taxonomy(taxonomy, work / TAXONOMY_FILE)  # a served bundle resolves aliases without the YAML
 
     created = datetime.now(UTC)
     manifest = BundleManifest(
@@ -258,7 +276,9 @@ def _build_bundle(
             out_of_fold=result.scores,
             score="accuracy for topic and lead; label-ranking average precision for co",
         ),
-        taxonomy=TaxonomyInfo(city=taxonomy.city, version=taxonomy.version, fingerprint=taxonomy.fingerprint())
+        taxonomy=TaxonomyInfo(
+            city=taxonomy.city, version=taxonomy.version, fingerprint=taxonomy.fingerprint(), file=TAXONOMY_FILE
+        )
         if taxonomy
         else None,
         training_data=DataInfo(
@@ -271,6 +291,7 @@ def _build_bundle(
             **config.model_dump(exclude={"threads"}),
             "columns": (columns or ColumnMap()).model_dump(),
             "taxonomy_statements": len(statements),
+            "remapped": [{"from": old, "to": new, "rows": rows} for (old, new), rows in data.remapped.items()],
             "embed_seconds": round(embedded_at - started, 1),
             "train_seconds": round(time.perf_counter() - started, 1),
         },
@@ -284,14 +305,16 @@ def _build_bundle(
         co_threshold=manifest.co_threshold(),
     )
     title = f"Out-of-fold ({config.folds}-fold cross-fitted) predictions of all {len(fit_rows)} rows of {data.path}"
-    manifest.metrics = {"source": "out-of-fold", **write_evaluation(work / "evaluation", oof, title)}
-    write_manifest(work, manifest)
+    evaluation = work / EVALUATION
+    manifest.metrics = {"source": "out-of-fold", **write_evaluation(evaluation, oof, title)}
+    _report_remapped(evaluation / "report.md", data)
     if model is not None:
         from proposal_router.training.export import record_export
 
         record_export(work, manifest, model, "fp32")  # type: ignore[arg-type]
     if test:
-        router = Router(work, threads=threads)  # the bundle as written: evaluation runs the serving path
+        # the bundle's files as served, with the manifest in hand: it is written once, below, when final
+        router = Router(work, threads=threads, manifest=manifest)
         held_out = Evaluation(
             examples=test,
             probs=router.probabilities([e.text for e in test]),
@@ -299,7 +322,7 @@ def _build_bundle(
             routing=manifest.routing,
             co_threshold=manifest.co_threshold(),
         )
-        metrics = write_evaluation(work / "evaluation" / "held-out", held_out, f"Held-out test split of {data.path}")
+        metrics = write_evaluation(evaluation / "held-out", held_out, f"Held-out test split of {data.path}")
         manifest.metrics = {"source": "held-out", **metrics, "out_of_fold": manifest.metrics}
     write_manifest(work, manifest)
     return manifest

@@ -93,21 +93,18 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-def _catalogue(router: Router, settings: Settings) -> Catalogue:
-    path = settings.taxonomy_path(None)
-    taxonomy = load_taxonomy(path) if path is not None and path.is_file() else None
-    heads = router.manifest.heads
-    return Catalogue(
-        heads["lead"].labels if "lead" in heads else [], heads["topic"].labels if "topic" in heads else [], taxonomy
-    )
-
-
 def _batch_engine(settings: Settings, router: Router) -> BatchEngine:
     """Uploads are routed in-process by the serving router, or on Ray when PROPOSAL_ROUTER_ENGINE=ray."""
     if settings.engine == "local":
         return LocalEngine(router)
     return batch_engine(
-        "ray", router.directory, settings.threads, settings.encoder, settings.ray_workers, settings.ray_address
+        "ray",
+        router.directory,
+        settings.threads,
+        settings.encoder,
+        settings.ray_workers,
+        settings.ray_address,
+        router.taxonomy if router.reform is not None else None,
     )
 
 
@@ -115,7 +112,11 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
     if router is None:
         if not settings.model:
             raise SetupError("没有指定模型包", option="model")
-        router = Router(settings.model, threads=settings.threads, precision=settings.encoder)
+        path = settings.checked_taxonomy(None)
+        taxonomy = load_taxonomy(path) if path is not None else None
+        router = Router(settings.model, threads=settings.threads, precision=settings.encoder, taxonomy=taxonomy)
+    if router.reform is not None:  # a 机构改革 between the bundle and the taxonomy: say what routing does about it
+        log.warning("%s", router.reform.message(router.manifest))
     engine = make_engine(settings.database_url)
     upgrade(engine)
     sessions = session_factory(engine)
@@ -134,7 +135,7 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         router=router,
         engine=engine,
         sessions=sessions,
-        catalogue=_catalogue(router, settings),
+        catalogue=Catalogue.of(router),
         metrics=Metrics(queue_size),
         explainer=Explainer(router),
         signer=SessionSigner(settings.session_secret),
