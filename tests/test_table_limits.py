@@ -18,7 +18,7 @@ def test_a_merged_range_over_the_whole_sheet_is_clipped_to_the_rows_there_are(tm
 
 
 def test_a_sheet_declaring_a_million_rows_is_refused_at_the_row_limit(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"row 1048576: 文件超过 200,000 行.*PROPOSAL_ROUTER_MAX_ROWS"):
+    with pytest.raises(DataError, match=r"第 1048576 行：文件超过 200,000 行.*PROPOSAL_ROUTER_MAX_ROWS"):
         read_table(attacks.dimension_bomb(tmp_path / "dimension.xlsx"))
 
 
@@ -53,11 +53,11 @@ def test_columns_past_the_limit_name_the_row_and_far_cells_cost_nothing(tmp_path
     assert read_table(tmp_path / "far.xlsx").rows == [dict(zip(attacks.HEADER, attacks.GOOD, strict=True))]
     book.active.cell(row=3, column=201, value="x")
     book.save(tmp_path / "wide.xlsx")
-    with pytest.raises(DataError, match=r"row 3: 第 201 列起仍有数据.*PROPOSAL_ROUTER_MAX_COLUMNS"):
+    with pytest.raises(DataError, match=r"第 3 行：第 201 列起仍有数据.*PROPOSAL_ROUTER_MAX_COLUMNS"):
         read_table(tmp_path / "wide.xlsx")
     wide = tmp_path / "wide.csv"
     wide.write_text(",".join(attacks.HEADER) + "\n" + ",".join(attacks.GOOD + ["x"] * 300) + "\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"row 2: 第 201 列起"):
+    with pytest.raises(DataError, match=r"第 2 行：第 201 列起"):
         read_table(wide)
 
 
@@ -67,7 +67,7 @@ def test_overlapping_merges_are_an_error_not_a_multiplier(tmp_path: Path) -> Non
         attacks.workbook(tmp_path / "overlap.xlsx", [attacks.GOOD, attacks.GOOD]),
         lambda xml: xml.replace(b"</sheetData>", b"</sheetData>" + merges),
     )
-    with pytest.raises(DataError, match="row 2: 合并单元格区域相互重叠"):
+    with pytest.raises(DataError, match="第 2 行：合并单元格区域相互重叠"):
         read_table(path)
 
 
@@ -101,7 +101,7 @@ def test_control_characters_are_dropped_from_every_cell(tmp_path: Path) -> None:
 def test_rows_past_the_limit_refuse_the_file(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     path.write_text('{"编号": 1}\n' * 6, encoding="utf-8")
-    with pytest.raises(DataError, match="row 6: 文件超过 5 行"):
+    with pytest.raises(DataError, match="第 6 行：文件超过 5 行"):
         read_table(path, limits=ReadLimits(max_rows=5))
 
 
@@ -109,5 +109,5 @@ def test_the_row_limit_counts_records_not_lines(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_text('编号,提案内容\n1,"第一段\n第二段\n第三段"\n2,短\n', encoding="utf-8")
     assert [r["编号"] for r in read_table(path, limits=ReadLimits(max_rows=3)).rows] == ["1", "2"]
-    with pytest.raises(DataError, match="row 5: 文件超过 2 行"):  # the line the third record starts on
+    with pytest.raises(DataError, match="第 5 行：文件超过 2 行"):  # the line the third record starts on
         read_table(path, limits=ReadLimits(max_rows=2))
