@@ -63,7 +63,8 @@ def test_train_cross_fits_every_row_and_records_it(tmp_path: Path, capsys: pytes
     assert manifest.training_data.splits == {"cross-fitted": 60, "held-out test": 0}
     assert manifest.crossfit is not None and manifest.crossfit.folds == 5 and manifest.crossfit.rows == 60
     assert manifest.metrics["source"] == "out-of-fold" and manifest.metrics["lead_department"]["n"] == 60
-    assert "Out-of-fold (5-fold cross-fitted)" in (tmp_path / "m" / "training" / "evaluation" / "report.md").read_text("utf-8")
+    report = (tmp_path / "m" / "training" / "evaluation" / "report.md").read_text("utf-8")
+    assert "Out-of-fold (5-fold cross-fitted)" in report
     assert manifest.components[0] == "baseline" and "mentions" not in manifest.components  # no taxonomy
 
 

@@ -19,7 +19,10 @@ from tests.conftest import REPO
 from tests.reform import MERGED, RENAMED, TAXONOMY, write_reformed
 
 DEMO = REPO / "data" / "demo"
-SPORT = Proposal(title="关于建设社区健身步道和体育场馆的提案", body="建议规划建设更多社区健身设施、健身步道和体育场馆，推动全民健身和青少年体育。")
+SPORT = Proposal(
+    title="关于建设社区健身步道和体育场馆的提案",
+    body="建议规划建设更多社区健身设施、健身步道和体育场馆，推动全民健身和青少年体育。",
+)
 
 
 @pytest.fixture(scope="module")
