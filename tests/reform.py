@@ -25,9 +25,7 @@ def reformed(taxonomy: Taxonomy) -> Taxonomy:
         elif department.name == culture:
             aliases = [*by_name[culture].aliases, *by_name[sport].aliases]
             duties = by_name[culture].duties + by_name[sport].duties
-            departments.append(
-                Department(name=merged, aliases=aliases, former_names=[sport, culture], duties=duties)
-            )
+            departments.append(Department(name=merged, aliases=aliases, former_names=[sport, culture], duties=duties))
         elif department.name != sport:
             departments.append(department)
     return taxonomy.model_copy(update={"version": "2027.1", "departments": departments})
