@@ -5,6 +5,11 @@ events and row links are committed in one transaction. A job killed at any momen
 exactly the rows whose transaction did not commit: none is lost, none is routed or stored twice. Rows
 whose office id is already stored, from the API or an earlier job, link to that proposal instead of
 creating another.
+
+Several processes may share one database: a job is worked on only by the process that claimed it
+(`claims.py`), and every chunk's transaction first checks, in the same transaction, that the claim is still
+its own (`_hold`), so a process that lost its claim (its heartbeat lapsed and another took the job over)
+commits nothing more.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import tempfile
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from itertools import count
 from pathlib import Path
+from threading import Event
 
 from pydantic import BaseModel
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from proposal_router.model.errors import Conflict, DataError, NotFound, RowIssue
@@ -30,6 +37,7 @@ from proposal_router.model.intake.tables import ReadLimits, Table, stream_table
 from proposal_router.model.schemas import Decision, Proposal
 from proposal_router.service import store
 from proposal_router.service.db.models import BatchJob, BatchRow, BatchUpload, BatchUploadPart, ProposalRecord, now
+from proposal_router.service.db.retry import ATTEMPTS, retrying, transient
 from proposal_router.service.domain.proposals import routing_of
 from proposal_router.service.engine import BatchEngine, Keyed, Routed
 from proposal_router.service.workbook import RoutedRow
@@ -95,11 +103,15 @@ def create_job(
     issues: list[RowIssue],
     columns: ColumnMap,
     actor: str,
+    owner: str | None = None,
 ) -> BatchJob:
-    """Store the job and all its readable rows in one transaction."""
+    """Store the job and all its readable rows in one transaction, claimed by `owner` if given: the process
+    that stores a job to route it at once, so that no polling server takes it first."""
     job = BatchJob(
         source=source, fingerprint=digest, status=JobStatus.QUEUED, columns=list(table.columns), created_by=actor
     )
+    if owner is not None:
+        job.owner, job.heartbeat_at = owner, now()
     session.add(job)
     session.flush()
     _store_rows(session, job, table.path, rows, issues, columns)
@@ -179,11 +191,19 @@ def _restore_upload(session: Session, job_id: int, path: Path) -> None:
             fh.write(data)
 
 
-def read_upload(session: Session, job: BatchJob, max_chars: int | None, limits: ReadLimits | None = None) -> None:
+def read_upload(
+    session: Session,
+    job: BatchJob,
+    max_chars: int | None,
+    limits: ReadLimits | None = None,
+    owner: str | None = None,
+) -> None:
     """Read a stored upload into rows, or fail the job with the reader's message, naming the user's file.
 
     The upload is removed either way: a file that cannot be read is not kept. A job cancelled while its
-    file was read stays cancelled."""
+    file was read stays cancelled. With `owner`, nothing is stored unless the job is still claimed by it
+    (checked in the same transaction), so two processes never both store its rows; without, the caller
+    holds the database alone. A transient database error is raised, for the caller to retry."""
     upload = session.get(BatchUpload, job.id)
     if upload is None:
         raise NotFound(f"batch job {job.id} has no stored upload")
@@ -199,6 +219,9 @@ def read_upload(session: Session, job: BatchJob, max_chars: int | None, limits: 
         except DataError as exc:
             session.rollback()
             outcome, error = JobStatus.FAILED, str(exc).replace(str(path), job.source)
+        except OperationalError:
+            session.rollback()
+            raise
         except SQLAlchemyError:
             log.exception("batch job %s: storing its rows failed", job.id)
             session.rollback()
@@ -206,6 +229,10 @@ def read_upload(session: Session, job: BatchJob, max_chars: int | None, limits: 
         else:
             job.issues = [{**issue, "file": job.source} for issue in job.issues]
             job.columns = list(table.columns)
+    if owner is not None and not _hold(session, job.id, owner, JobStatus.READING, JobStatus.CANCELLED):
+        session.rollback()
+        log.warning("batch job %s: no longer claimed by %s; its rows are not stored by it", job.id, owner)
+        return
     session.execute(delete(BatchUploadPart).where(BatchUploadPart.job_id == job.id))
     session.delete(upload)
     reading = (BatchJob.id == job.id) & (BatchJob.status == JobStatus.READING)  # not if cancelled meanwhile
@@ -216,6 +243,19 @@ def read_upload(session: Session, job: BatchJob, max_chars: int | None, limits: 
 
 STORE_FAILED = "保存该文件的行时出错，详情已记入服务日志；请重新上传，若仍失败请联系管理员"
 ROUTE_FAILED = "路由时出错，详情已记入服务日志；已路由的行已保存，请联系管理员后重新上传"
+DATABASE_FAILED = (
+    f"数据库暂时不可用（已重试 {ATTEMPTS} 次），详情已记入服务日志；已路由的行已保存，其余未处理，请稍后重新上传"
+)
+
+
+def _hold(session: Session, job_id: int, owner: str, *statuses: JobStatus) -> bool:
+    """Refresh the claim's heartbeat, in the caller's transaction, if `owner` still holds the job in one of
+    `statuses`. On PostgreSQL the UPDATE also locks the job's row until the transaction ends, so another
+    process cannot take the job over between this check and the commit; on SQLite the transaction already
+    holds the database's only write lock. So a chunk is committed only by the job's owner."""
+    held = (BatchJob.id == job_id) & (BatchJob.owner == owner) & BatchJob.status.in_(statuses)
+    refreshed = session.execute(update(BatchJob).where(held).values(heartbeat_at=now()))
+    return bool(getattr(refreshed, "rowcount", 0))
 
 
 def _jsonable(value: object) -> object:
@@ -252,8 +292,12 @@ def _pending(session: Session, job_id: int) -> list[Keyed]:
     return [Keyed(key, Proposal(id=ext, title=title, body=body)) for key, ext, title, body in session.execute(query)]
 
 
-def _store_chunk(session: Session, job_id: int, routed: Routed, actor: str) -> None:
-    """One transaction: the chunk's proposals, their audit events and the rows' links to them."""
+def _store_chunk(session: Session, job_id: int, owner: str, routed: Routed, actor: str) -> bool:
+    """One transaction: the chunk's proposals, their audit events and the rows' links to them, committed only
+    if `owner` still holds the running job (False, and nothing stored, if it was cancelled or taken over)."""
+    if not _hold(session, job_id, owner, JobStatus.RUNNING):
+        session.rollback()
+        return False
     rows = {r.id: r for r in session.scalars(select(BatchRow).where(BatchRow.id.in_([k for k, _ in routed])))}
     known = store.stored_by_external_id(session, [r.external_id for r in rows.values() if r.external_id])
     for key, result in routed:
@@ -271,6 +315,7 @@ def _store_chunk(session: Session, job_id: int, routed: Routed, actor: str) -> N
         session.add(store.audit_event(actor, "route", record.id, details))
         row.proposal_id = record.id
     session.commit()
+    return True
 
 
 def run_job(
@@ -281,55 +326,106 @@ def run_job(
     chunk: int = 64,
     on_progress: Callable[[int], None] | None = None,
     budget: timedelta | None = None,
+    *,
+    owner: str,
+    stop: Event | None = None,
 ) -> None:
-    """Route what is left of a job; safe to call again after any interruption.
+    """Route what is left of a job that `owner` has claimed (`claims.py`); safe to call again after any
+    interruption. A job that `owner` does not hold is left alone.
 
-    Between chunks the job stops if it was cancelled, or fails once `budget` has passed since it first
-    started (a restart does not renew it): one job cannot hold the worker from the jobs behind it."""
+    Between chunks the job stops if it was cancelled, if it was taken over, if `stop` is set (the server is
+    shutting down: the job stays running, for the next claim to resume), or fails once `budget` has passed
+    since it first started (a restart does not renew it): one job cannot hold the worker from the jobs
+    behind it. Each transaction is retried through transient database errors; if they last, the job fails
+    with a message saying so (if the database lets even that be written; if not, the claim lapses and
+    another worker takes the job over)."""
+    started = retrying(partial(_begin, sessions, job_id, owner))
+    if started is None:
+        log.info("batch job %s: not started, as %s does not hold it or it has ended", job_id, owner)
+        return
+    deadline = started + budget if budget is not None else None
+    try:
+        linked, items = retrying(partial(_unrouted, sessions, job_id))
+        if linked and on_progress is not None:
+            on_progress(linked)
+        for routed in engine.stream(items, chunk):
+            if not retrying(partial(_commit_chunk, sessions, job_id, owner, routed, actor, deadline, budget)):
+                return
+            if on_progress is not None:
+                on_progress(len(routed))
+            if stop is not None and stop.is_set():
+                log.info("batch job %s: stopped between chunks; it resumes at the next claim", job_id)
+                return
+    except Exception as exc:
+        log.exception("batch job %s failed", job_id)
+        message = DATABASE_FAILED if transient(exc) else ROUTE_FAILED
+        retrying(partial(_finish, sessions, job_id, owner, JobStatus.FAILED, message))
+        raise
+    retrying(partial(_finish, sessions, job_id, owner, JobStatus.DONE))
+
+
+def _begin(sessions: sessionmaker[Session], job_id: int, owner: str) -> datetime | None:
+    """Mark the job running, if `owner` holds it and it has not ended; when it first started, or None."""
     with sessions() as session:
         job = session.get(BatchJob, job_id)
         if job is None:
             raise NotFound(f"no batch job {job_id}")
         started = job.started_at or now()
-        startable = (BatchJob.id == job_id) & BatchJob.status.not_in((JobStatus.DONE, JobStatus.CANCELLED))
-        begun = session.execute(  # conditional, so that a cancel arriving meanwhile is not overwritten
-            update(BatchJob).where(startable).values(status=JobStatus.RUNNING, started_at=started, error=None)
+        startable = (
+            (BatchJob.id == job_id)
+            & BatchJob.status.not_in((JobStatus.DONE, JobStatus.CANCELLED))
+            & (BatchJob.owner == owner)
+        )
+        begun = session.execute(  # conditional, so that a cancel or a takeover arriving meanwhile is not overwritten
+            update(BatchJob)
+            .where(startable)
+            .values(status=JobStatus.RUNNING, started_at=started, error=None, heartbeat_at=now())
         )
         session.commit()
-        if not getattr(begun, "rowcount", 0):
-            return
-        deadline = started + budget if budget is not None else None
-    try:
-        with sessions() as session:
-            linked = _link_known(session, job_id)
-            items = _pending(session, job_id)
-        if linked and on_progress is not None:
-            on_progress(linked)
-        for routed in engine.stream(items, chunk):
-            with sessions() as session:
-                _store_chunk(session, job_id, routed, actor)
-                if _should_stop(session, job_id, deadline, budget):
-                    return
-            if on_progress is not None:
-                on_progress(len(routed))
-    except Exception:
-        log.exception("batch job %s failed", job_id)
-        with sessions() as session:
-            _finish(session, job_id, JobStatus.FAILED, ROUTE_FAILED)
-        raise
+        return started if getattr(begun, "rowcount", 0) else None
+
+
+def _unrouted(sessions: sessionmaker[Session], job_id: int) -> tuple[int, list[Keyed]]:
     with sessions() as session:
-        _finish(session, job_id, JobStatus.DONE)
+        return _link_known(session, job_id), _pending(session, job_id)
 
 
-def _finish(session: Session, job_id: int, status: JobStatus, error: str | None = None) -> bool:
-    """Move a running job to its end, unless it was cancelled meanwhile; True if it moved."""
-    running = (BatchJob.id == job_id) & (BatchJob.status == JobStatus.RUNNING)
+def _commit_chunk(
+    sessions: sessionmaker[Session],
+    job_id: int,
+    owner: str,
+    routed: Routed,
+    actor: str,
+    deadline: datetime | None,
+    budget: timedelta | None,
+) -> bool:
+    """Store a chunk; False if the job must not go on (cancelled, taken over, or past its budget)."""
+    with sessions() as session:
+        if not _store_chunk(session, job_id, owner, routed, actor):
+            holder = session.execute(select(BatchJob.status, BatchJob.owner).where(BatchJob.id == job_id)).one()
+            log.info("batch job %s: chunk not stored by %s; the job is %s, held by %s", job_id, owner, *holder)
+            return False
+        return not _should_stop(session, job_id, owner, deadline, budget)
+
+
+def _finish(
+    sessions: sessionmaker[Session], job_id: int, owner: str, status: JobStatus, error: str | None = None
+) -> bool:
+    """Move a running job to its end, unless it was cancelled or taken over meanwhile; True if it moved."""
+    with sessions() as session:
+        return _end(session, job_id, owner, status, error)
+
+
+def _end(session: Session, job_id: int, owner: str, status: JobStatus, error: str | None = None) -> bool:
+    running = (BatchJob.id == job_id) & (BatchJob.status == JobStatus.RUNNING) & (BatchJob.owner == owner)
     moved = session.execute(update(BatchJob).where(running).values(status=status, error=error, finished_at=now()))
     session.commit()
     return bool(getattr(moved, "rowcount", 0))
 
 
-def _should_stop(session: Session, job_id: int, deadline: datetime | None, budget: timedelta | None) -> bool:
+def _should_stop(
+    session: Session, job_id: int, owner: str, deadline: datetime | None, budget: timedelta | None
+) -> bool:
     if session.scalar(select(BatchJob.status).where(BatchJob.id == job_id)) == JobStatus.CANCELLED:
         return True
     if deadline is None or budget is None or now() < deadline:
@@ -339,7 +435,7 @@ def _should_stop(session: Session, job_id: int, deadline: datetime | None, budge
         f"超出时间预算（{hours:g} 小时，PROPOSAL_ROUTER_JOB_TIME_BUDGET_SECONDS）：已路由的行已保存，"
         "其余未处理；请拆分文件或调高该值后重新上传"
     )
-    return _finish(session, job_id, JobStatus.FAILED, message)
+    return _end(session, job_id, owner, JobStatus.FAILED, message)
 
 
 def cancel(session: Session, job: BatchJob, actor: store.Acting) -> None:

@@ -181,10 +181,14 @@ def _progress(total: int, done: int = 0) -> Any:
 
 
 def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> None:
-    """`route --job`: the same routing, stored in the database as it goes, so a killed run resumes."""
+    """`route --job`: the same routing, stored in the database as it goes, so a killed run resumes. The job is
+    claimed like a server's (`claims.py`), so a server on the same database does not route it meanwhile."""
+    from datetime import timedelta
+
+    from proposal_router.model.errors import Conflict
     from proposal_router.model.intake.records import read_proposals
     from proposal_router.model.intake.tables import read_table
-    from proposal_router.service import batches
+    from proposal_router.service import batches, claims
     from proposal_router.service.db.engine import make_engine, session_factory
     from proposal_router.service.db.migrate import upgrade
     from proposal_router.service.db.models import BatchJob
@@ -194,20 +198,29 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
     sessions = session_factory(database)
     columns = _columns(args)
     digest = batches.fingerprint(Path(args.input), columns, args.sheet)
+    owner, lease = claims.new_owner(), timedelta(seconds=settings.job_lease_seconds)
     with sessions() as session:
         job = batches.latest_job(session, digest)
         if job is None:
             table = read_table(args.input, args.sheet, limits=settings.read_limits)
             rows, issues = read_proposals(table, columns, settings.max_text_chars)
-            job = batches.create_job(session, args.input, digest, table, rows, issues, columns, "cli")
+            job = batches.create_job(session, args.input, digest, table, rows, issues, columns, "cli", owner)
             print(f"batch job {job.id}: {job.total_rows} rows to route")
+        elif job.status not in ("done", "cancelled") and (holder := claims.claim(session, job.id, owner, lease)):
+            raise Conflict(
+                f"批处理任务 {job.id} 正由另一进程（{holder}）路由：请等它完成，"
+                f"或在它停止 {lease.total_seconds():g} 秒（PROPOSAL_ROUTER_JOB_LEASE_SECONDS）后再运行本命令"
+            )
         state = batches.progress(session, job)
         if job.status != "queued":
             done = f"{state.done_rows} of {job.total_rows} rows routed before"
             print(f"resuming batch job {job.id} ({job.status}): {done}")
-    with _progress(state.total_rows, state.done_rows) as bar:
+    with (
+        _progress(state.total_rows, state.done_rows) as bar,
+        claims.Heartbeat(sessions, job.id, owner, lease.total_seconds() / 4),
+    ):
         batch = args.batch_size or settings.batch_size
-        batches.run_job(sessions, engine, job.id, "cli", batch, bar.update)
+        batches.run_job(sessions, engine, job.id, "cli", batch, bar.update, owner=owner)
     with sessions() as session:
         finished = session.get(BatchJob, job.id)
         assert finished is not None

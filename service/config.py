@@ -46,6 +46,12 @@ class Settings(BaseSettings, ReadLimits):
     job_time_budget_seconds: int = Field(
         default=12 * 3600, ge=1, description="a batch job fails once this has passed since it started routing"
     )
+    job_lease_seconds: float = Field(
+        default=60, ge=1, description="a batch job whose process has not said it is at work for this long is taken over"
+    )
+    job_poll_seconds: float = Field(
+        default=2, gt=0, description="how often a server looks in the database for batch jobs to claim"
+    )
 
     @property
     def read_limits(self) -> ReadLimits:

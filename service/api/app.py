@@ -127,9 +127,14 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
 
     budget = timedelta(seconds=settings.job_time_budget_seconds)
     worker = BatchWorker(
-        sessions, _batch_engine(settings, router), settings.max_text_chars, settings.read_limits, budget
-    )
-    worker.start()  # resumes jobs that a stop or crash interrupted
+        sessions,
+        _batch_engine(settings, router),
+        settings.max_text_chars,
+        settings.read_limits,
+        budget,
+        lease=timedelta(seconds=settings.job_lease_seconds),
+        poll_seconds=settings.job_poll_seconds,
+    )  # started by the app's lifespan, so that building an app (a test, a script) routes nothing by itself
     return AppState(
         settings=settings,
         router=router,
@@ -168,8 +173,11 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        state.batch_worker.stop()  # the chunk in hand is finished; the rest resumes at the next start
+        state.batch_worker.start()  # claims new uploads and jobs that a stop or crash left unfinished
+        try:
+            yield
+        finally:
+            state.batch_worker.stop()  # the chunk in hand is committed; the rest is released for another claim
 
     app = FastAPI(
         title="proposal-router",

@@ -180,6 +180,9 @@ class BatchJob(Base):
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
+    # The process routing the job (host:pid:random) and when it last said so; see batches.claim_next.
+    owner: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
 
 
 class BatchUpload(Base):

@@ -86,8 +86,10 @@ def start_service(url: str, bundle: Path, **settings: object) -> Service:
 @pytest.fixture
 def service(database_url: str, demo_bundle: Path) -> Iterator[Service]:
     running = start_service(database_url, demo_bundle)
+    running.client.__enter__()  # runs the app's lifespan, which starts (and at the end stops) the batch worker
     try:
         yield running
     finally:
+        running.client.__exit__(None, None, None)
         running.client.close()
         running.state.engine.dispose()

@@ -21,16 +21,17 @@ from tests.conftest import OFFICE_COLUMNS, REPO
 CLI = [sys.executable, "-c", "from service.cli import main; raise SystemExit(main())"]
 
 
-def intake(path: Path, n: int) -> Path:
-    """n proposals from the demo intake, repeated under distinct office ids, plus one empty row."""
+def intake(path: Path, n: int, first: int = 0) -> Path:
+    """n proposals from the demo intake, repeated under distinct office ids (from `first` on), plus one empty
+    row."""
     with (REPO / "data" / "demo" / "intake_labelled.csv").open(encoding="utf-8") as fh:
         demo = list(csv.DictReader(fh))
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["编号", "提案标题", "提案内容"])
         for i in range(n):
-            writer.writerow([f"2026-{i:05d}", demo[i % len(demo)]["title"], demo[i % len(demo)]["body"]])
-        writer.writerow(["2026-empty", "", ""])
+            writer.writerow([f"2026-{first + i:05d}", demo[i % len(demo)]["title"], demo[i % len(demo)]["body"]])
+        writer.writerow([f"2026-empty-{first}", "", ""])
     return path
 
 

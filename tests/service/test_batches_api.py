@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
-import signal
-import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from openpyxl import load_workbook
 
-from proposal_router.service.security import ROLES
-from tests.conftest import REPO
 from tests.service.conftest import Service
 from tests.service.test_batches import intake
 
@@ -107,59 +100,3 @@ def test_a_5_mb_cell_is_a_rejected_row_and_the_rest_is_routed(service: Service, 
     problems = [" ".join(map(str, r)) for r in book["未处理行"].iter_rows(min_row=2, values_only=True)]
     expected = "intake.csv 8 提案标题/提案内容 正文共 5,000,004 字，超过 20,000 字的上限"
     assert any(p.startswith(expected) for p in problems), problems
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _serve(bundle: Path, db: str, port: int) -> subprocess.Popen[bytes]:
-    command = ["proposal-router", "serve", "--model", str(bundle), "--db", db, "--port", str(port)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.2)
-
-
-def test_a_killed_server_resumes_the_job_and_routes_every_row_once(demo_bundle: Path, tmp_path: Path) -> None:
-    from proposal_router.service.db.engine import make_engine, session_factory
-    from proposal_router.service.db.migrate import upgrade
-    from proposal_router.service.domain import keys
-
-    db, n = f"sqlite:///{tmp_path / 'service.db'}", 4000
-    engine = make_engine(db)
-    upgrade(engine)
-    with session_factory(engine)() as session:
-        key = keys.create_key(session, "督查室", ROLES[0], "test")[1]
-    engine.dispose()
-    port = _free_port()
-    server = _serve(demo_bundle, db, port)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-        job = upload(client, key, intake(tmp_path / "intake.csv", n)).json()
-        deadline = time.monotonic() + 120
-        while client.get(f"/v1/batches/{job['id']}", headers={"X-API-Key": key}).json()["done_rows"] < 200:
-            assert time.monotonic() < deadline, "the job made no progress"
-            time.sleep(0.05)
-        os.kill(server.pid, signal.SIGKILL)
-        server.wait()
-    server = _serve(demo_bundle, db, port)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            state = client.get(f"/v1/batches/{job['id']}", headers={"X-API-Key": key}).json()
-            assert state["done_rows"] < n, "the job finished before the kill: use a larger file"
-            assert wait_done(client, key, job["id"])["status"] == "done"
-            rows = results(client, key, job["id"])
-            listed = client.get("/v1/proposals?limit=1", headers={"X-API-Key": key}).json()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    assert [r[0] for r in rows] == [f"2026-{i:05d}" for i in range(n)]
-    assert listed["total"] == n

@@ -26,6 +26,7 @@ from tests.service.test_batches_api import wait_done
 
 COLUMNS = {"id_field": "编号", "title_field": "提案标题", "body_field": "提案内容"}
 MEMORY_MB = 300  # what one hostile upload may add to the server's resident memory
+OWNER = "test:0:hostile"  # jobs these tests run themselves are claimed, so the service's worker leaves them
 
 
 def send(service: Service, path: Path, name: str | None = None, **form: str) -> Any:
@@ -128,7 +129,7 @@ def test_a_job_can_be_cancelled_and_then_routes_nothing_more(service: Service, t
                 batches.cancel(session, stored, "tester")
 
     engine = LocalEngine(service.state.router)
-    batches.run_job(service.state.sessions, engine, job_id, "tester", 8, cancel_after_first_chunk)
+    batches.run_job(service.state.sessions, engine, job_id, "tester", 8, cancel_after_first_chunk, owner=OWNER)
     screener = service.headers("screener")
     state = service.client.get(f"/v1/batches/{job_id}", headers=screener).json()
     assert state["status"] == "cancelled" and 8 <= state["done_rows"] <= 16, state
@@ -142,7 +143,7 @@ def test_a_queued_job_is_cancelled_over_the_api(service: Service, tmp_path: Path
         job_id = _stored_job(session, intake(tmp_path / "intake.csv", 5)).id
     answer = service.client.post(f"/v1/batches/{job_id}/cancel", headers=service.headers("screener"))
     assert answer.status_code == 200 and answer.json()["status"] == "cancelled", answer.text
-    batches.run_job(service.state.sessions, LocalEngine(service.state.router), job_id, "tester")
+    batches.run_job(service.state.sessions, LocalEngine(service.state.router), job_id, "tester", owner=OWNER)
     assert service.client.get(f"/v1/batches/{job_id}", headers=service.headers("screener")).json()["done_rows"] == 0
 
 
@@ -150,7 +151,7 @@ def test_a_job_past_its_time_budget_fails_and_says_why(service: Service, tmp_pat
     with service.state.sessions() as session:
         job_id = _stored_job(session, intake(tmp_path / "intake.csv", 20)).id
     engine = LocalEngine(service.state.router)
-    batches.run_job(service.state.sessions, engine, job_id, "tester", 8, budget=timedelta(0))
+    batches.run_job(service.state.sessions, engine, job_id, "tester", 8, budget=timedelta(0), owner=OWNER)
     state = service.client.get(f"/v1/batches/{job_id}", headers=service.headers("screener")).json()
     assert state["status"] == "failed" and state["done_rows"] == 8, state
     assert "超出时间预算" in state["error"] and "PROPOSAL_ROUTER_JOB_TIME_BUDGET_SECONDS" in state["error"]
@@ -160,7 +161,7 @@ def _stored_job(session: Any, path: Path) -> BatchJob:
     columns = ColumnMap(id="编号", title=["提案标题"], body=["提案内容"])
     table = read_table(path)
     rows, issues = read_proposals(table, columns)
-    return batches.create_job(session, path.name, "test", table, rows, issues, columns, "tester")
+    return batches.create_job(session, path.name, "test", table, rows, issues, columns, "tester", OWNER)
 
 
 def test_a_key_name_the_database_cannot_hold_is_cleaned_or_refused(service: Service) -> None:
