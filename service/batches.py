@@ -20,7 +20,6 @@ import logging
 import tempfile
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from enum import StrEnum
 from functools import partial
 from itertools import count
 from pathlib import Path
@@ -40,23 +39,12 @@ from proposal_router.service.db.models import BatchJob, BatchRow, BatchUpload, B
 from proposal_router.service.db.retry import ATTEMPTS, retrying, transient
 from proposal_router.service.domain.proposals import routing_of
 from proposal_router.service.engine import BatchEngine, Keyed, Routed
+from proposal_router.service.statuses import UNFINISHED, AuditAction, JobStatus
 from proposal_router.service.workbook import RoutedRow
 
 log = logging.getLogger("proposal_router.batches")
 MAX_EXTERNAL_ID = 200
 INSERT_PAGE = 5_000
-
-
-class JobStatus(StrEnum):
-    READING = "reading"  # uploaded; its rows are read in the background
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-UNFINISHED = (JobStatus.READING, JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class JobProgress(BaseModel):
@@ -197,13 +185,14 @@ def read_upload(
     max_chars: int | None,
     limits: ReadLimits | None = None,
     owner: str | None = None,
-) -> None:
+) -> JobStatus:
     """Read a stored upload into rows, or fail the job with the reader's message, naming the user's file.
 
     The upload is removed either way: a file that cannot be read is not kept. A job cancelled while its
     file was read stays cancelled. With `owner`, nothing is stored unless the job is still claimed by it
     (checked in the same transaction), so two processes never both store its rows; without, the caller
-    holds the database alone. A transient database error is raised, for the caller to retry."""
+    holds the database alone. A transient database error is raised, for the caller to retry. Returns where
+    the job stands now."""
     upload = session.get(BatchUpload, job.id)
     if upload is None:
         raise NotFound(f"batch job {job.id} has no stored upload")
@@ -232,13 +221,14 @@ def read_upload(
     if owner is not None and not _hold(session, job.id, owner, JobStatus.READING, JobStatus.CANCELLED):
         session.rollback()
         log.warning("batch job %s: no longer claimed by %s; its rows are not stored by it", job.id, owner)
-        return
+        return JobStatus.READING
     session.execute(delete(BatchUploadPart).where(BatchUploadPart.job_id == job.id))
     session.delete(upload)
     reading = (BatchJob.id == job.id) & (BatchJob.status == JobStatus.READING)  # not if cancelled meanwhile
     session.execute(update(BatchJob).where(reading).values(status=outcome, error=error))
     session.commit()
     session.refresh(job)
+    return job.status
 
 
 STORE_FAILED = "保存该文件的行时出错，详情已记入服务日志；请重新上传，若仍失败请联系管理员"
@@ -312,7 +302,7 @@ def _store_chunk(session: Session, job_id: int, owner: str, routed: Routed, acto
         session.add(record)
         session.flush()
         details = {"result": result.model_dump(mode="json"), "batch": job_id, "row": row.sheet_row}
-        session.add(store.audit_event(actor, "route", record.id, details))
+        session.add(store.audit_event(actor, AuditAction.ROUTE, record.id, details))
         row.proposal_id = record.id
     session.commit()
     return True
@@ -445,7 +435,7 @@ def cancel(session: Session, job: BatchJob, actor: store.Acting) -> None:
         raise Conflict(f"批处理任务 {job.id} {STATUS_NAMES[JobStatus(job.status)]}，不能再取消")
     unfinished = (BatchJob.id == job.id) & BatchJob.status.in_(UNFINISHED)
     session.execute(update(BatchJob).where(unfinished).values(status=JobStatus.CANCELLED, finished_at=now()))
-    session.add(store.audit_event(actor, "batch.cancel", None, {"batch": job.id}))
+    session.add(store.audit_event(actor, AuditAction.BATCH_CANCEL, None, {"batch": job.id}))
     session.commit()
     session.refresh(job)
 

@@ -29,8 +29,8 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from proposal_router.service.batches import UNFINISHED, JobStatus
 from proposal_router.service.db.models import BatchJob, now
+from proposal_router.service.statuses import UNFINISHED, JobStatus
 
 log = logging.getLogger("proposal_router.batches")
 HOST = socket.gethostname()[:150]

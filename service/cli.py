@@ -15,6 +15,7 @@ from proposal_router.model.errors import DataError, ProposalRouterError, RowIssu
 from proposal_router.model.intake.records import ColumnMap
 from proposal_router.service.config import Settings
 from proposal_router.service.flags import add_flags, build_model
+from proposal_router.service.security import Role
 
 EXIT_BAD_INPUT = 2
 TRAINING_PACKAGES = frozenset({"torch", "transformers", "datasets", "sklearn", "matplotlib", "pandas", "onnx"})
@@ -414,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="create, list or revoke the service's API keys")
     keys.add_argument("action", choices=["create", "list", "revoke"])
-    keys.add_argument("--role", choices=["screener", "reviewer", "analyst", "admin"], default="screener")
+    keys.add_argument("--role", choices=[r.value for r in Role], default=Role.SCREENER.value)
     keys.add_argument("--name", help="who the key is for (shown in the audit log)")
     keys.add_argument("--prefix", help="revoke: the key's first characters, as `keys list` shows them")
     keys.add_argument("--db", help=db_help)

@@ -33,3 +33,39 @@ class ReviewAction(StrEnum):
     ACCEPT = "accept"
     CORRECT = "correct"
     REJECT = "reject"  # 不予立案
+
+    @property
+    def audited_as(self) -> AuditAction:
+        return AuditAction(f"review.{self.value}")
+
+
+class JobStatus(StrEnum):
+    """Where a batch job stands."""
+
+    READING = "reading"  # uploaded; its rows are read in the background
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+UNFINISHED = (JobStatus.READING, JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class AuditAction(StrEnum):
+    """What an audit-log event records; the values are those the log has always held."""
+
+    ROUTE = "route"
+    REVIEW_ACCEPT = "review.accept"
+    REVIEW_CORRECT = "review.correct"
+    REVIEW_REJECT = "review.reject"
+    BATCH_UPLOAD = "batch.upload"
+    BATCH_RESULT = "batch.result"
+    BATCH_CANCEL = "batch.cancel"
+    KEY_CREATE = "key.create"
+    KEY_REVOKE = "key.revoke"
+    KEY_RENAME = "key.rename"  # written by migration 0004 when it renamed keys that shared a name
+    EXPORT_TRAINING_DATA = "export.training_data"
+    WEB_LOGIN = "web.login"
+    WEB_LOGIN_FAILED = "web.login_failed"

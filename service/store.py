@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from proposal_router.model.errors import Conflict, NotFound
 from proposal_router.model.schemas import Decision, Proposal, RoutingResult
 from proposal_router.service.db.models import AuditEvent, ProposalRecord, ReviewRecord, now
-from proposal_router.service.statuses import ASSIGNED, ProposalStatus, ReviewAction
+from proposal_router.service.statuses import ASSIGNED, AuditAction, ProposalStatus, ReviewAction
 
 
 class DuplicateName(Conflict):
@@ -108,7 +108,7 @@ def add_routed(
         for record, (_, _, result) in zip(records, routed, strict=True):
             session.add(record)
             session.flush()
-            session.add(audit_event(actor, "route", record.id, {"result": result.model_dump(mode="json")}))
+            session.add(audit_event(actor, AuditAction.ROUTE, record.id, {"result": result.model_dump(mode="json")}))
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -116,14 +116,14 @@ def add_routed(
     return records
 
 
-def audit_event(actor: Acting, action: str, proposal_id: int | None, details: dict[str, Any]) -> AuditEvent:
+def audit_event(actor: Acting, action: AuditAction, proposal_id: int | None, details: dict[str, Any]) -> AuditEvent:
     who = actor_of(actor)
     return AuditEvent(
         at=now(), actor=who.name, actor_key_id=who.key_id, action=action, proposal_id=proposal_id, details=details
     )
 
 
-def audit(session: Session, actor: Acting, action: str, details: dict[str, Any]) -> None:
+def audit(session: Session, actor: Acting, action: AuditAction, details: dict[str, Any]) -> None:
     """Record an event that changes nothing else (a log-in, a download), in a transaction of its own."""
     session.add(audit_event(actor, action, None, details))
     session.commit()
@@ -233,7 +233,7 @@ def record_review(
     )
     session.add(review)
     session.flush()
-    session.add(audit_event(actor, f"review.{action}", proposal_id, {"review_id": review.id, **changes}))
+    session.add(audit_event(actor, action.audited_as, proposal_id, {"review_id": review.id, **changes}))
     session.commit()
     session.refresh(record)
     return record, review

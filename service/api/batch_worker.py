@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from proposal_router.model.intake.tables import ReadLimits
 from proposal_router.service import batches, claims
-from proposal_router.service.batches import JobStatus
 from proposal_router.service.db.models import BatchJob
 from proposal_router.service.db.retry import retrying, transient
 from proposal_router.service.engine import BatchEngine
+from proposal_router.service.statuses import UNFINISHED, JobStatus
 
 log = logging.getLogger("proposal_router.batches")
 CHUNK = 64
@@ -94,12 +94,12 @@ class BatchWorker:
         """Store an uploaded file's rows if they are not yet; who created the job, or None if it is not to run."""
         with self.sessions() as session:
             job = session.get(BatchJob, job_id)
-            if job is None or job.status not in batches.UNFINISHED or job.owner != self.owner:
+            if job is None or job.status not in UNFINISHED or job.owner != self.owner:
                 return None
             if job.status == JobStatus.READING:
-                batches.read_upload(session, job, self.max_chars, self.limits, owner=self.owner)
-                if job.status != JobStatus.QUEUED:
-                    log.warning("batch job %s: %s %s", job_id, job.status, job.error or "")
+                after = batches.read_upload(session, job, self.max_chars, self.limits, owner=self.owner)
+                if after != JobStatus.QUEUED:
+                    log.warning("batch job %s: %s %s", job_id, after, job.error or "")
                     return None
             return job.created_by
 
@@ -108,7 +108,7 @@ class BatchWorker:
         try:
             with self.sessions() as session:
                 job = session.get(BatchJob, job_id)
-                if job is not None and job.status in batches.UNFINISHED and job.owner == self.owner:
+                if job is not None and job.status in UNFINISHED and job.owner == self.owner:
                     job.status, job.error = JobStatus.FAILED, message
                     session.commit()
         except Exception:  # the database is still down: the claim lapses, and another worker retries the job

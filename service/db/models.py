@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeDecorator
 
 from proposal_router.model.schemas import Decision, ReasonCode
 from proposal_router.service.security import Role
-from proposal_router.service.statuses import ProposalStatus, ReviewAction
+from proposal_router.service.statuses import AuditAction, JobStatus, ProposalStatus, ReviewAction
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -137,7 +137,7 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     # The API key that acted (None for the command line and background work); like proposal_id, no foreign key
     actor_key_id: Mapped[int | None] = mapped_column(BigInt, index=True)
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[AuditAction] = mapped_column(stored_as_value(AuditAction, 40))
     proposal_id: Mapped[int | None] = mapped_column(BigInt, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -171,7 +171,7 @@ class BatchJob(Base):
     id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     source: Mapped[str] = mapped_column(String(500))
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[JobStatus] = mapped_column(stored_as_value(JobStatus, 20), index=True)
     columns: Mapped[list[Any]] = mapped_column(default=list)
     issues: Mapped[list[Any]] = mapped_column(default=list)
     total_rows: Mapped[int] = mapped_column(BigInt, default=0)

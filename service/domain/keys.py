@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from proposal_router.model.errors import InvalidRequest, NotFound
 from proposal_router.service.db.models import ApiKey, now
 from proposal_router.service.security import Role, hash_key, new_key, shown_prefix
+from proposal_router.service.statuses import AuditAction
 from proposal_router.service.store import Acting, Actor, DuplicateName, audit, audit_event
 
 
@@ -34,7 +35,7 @@ def create_key(session: Session, name: str, role: Role, actor: Acting) -> tuple[
             f"已有名为“{name}”的密钥（含已吊销的）：审计日志按名称记录操作者，密钥名称不能重复，请换一个名称"
         ) from None
     details = {"key_id": record.id, "name": name, "role": role, "prefix": record.prefix}
-    session.add(audit_event(actor, "key.create", None, details))
+    session.add(audit_event(actor, AuditAction.KEY_CREATE, None, details))
     session.commit()
     return record, key
 
@@ -49,7 +50,9 @@ def revoke_key(session: Session, prefix: str, actor: Acting) -> ApiKey:
     if record is None:
         raise NotFound(f"no active key starting {prefix}")
     record.revoked_at = now()
-    session.add(audit_event(actor, "key.revoke", None, {"key_id": record.id, "name": record.name, "prefix": prefix}))
+    session.add(
+        audit_event(actor, AuditAction.KEY_REVOKE, None, {"key_id": record.id, "name": record.name, "prefix": prefix})
+    )
     session.commit()
     return record
 
@@ -60,9 +63,9 @@ def audit_log_in(session: Session, presented: str, key: ApiKey | None, refusal: 
     actor = Actor("anonymous") if key is None else Actor(key.name, key.id)
     if refusal is None:
         assert key is not None
-        audit(session, actor, "web.login", {"role": key.role})
+        audit(session, actor, AuditAction.WEB_LOGIN, {"role": key.role})
     else:
-        audit(session, actor, "web.login_failed", {"reason": refusal, "prefix": shown_prefix(presented)})
+        audit(session, actor, AuditAction.WEB_LOGIN_FAILED, {"reason": refusal, "prefix": shown_prefix(presented)})
 
 
 def list_keys(session: Session) -> list[ApiKey]:

@@ -22,7 +22,7 @@ from proposal_router.model.schemas import Candidate, Proposal, ReviewReason, Rou
 from proposal_router.service import store
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.db.models import ProposalRecord
-from proposal_router.service.statuses import ProposalStatus
+from proposal_router.service.statuses import AuditAction, ProposalStatus
 
 
 @dataclass(frozen=True)
@@ -184,5 +184,5 @@ def training_data(session: Session, since: datetime | None, actor: store.Acting,
     """Final assignments for retraining, in the training file's columns; the export itself is audited."""
     rows = store.training_rows(session, since)
     details = {"format": format, "since": since.isoformat() if since else None, "rows": len(rows)}
-    store.audit(session, actor, "export.training_data", details)
+    store.audit(session, actor, AuditAction.EXPORT_TRAINING_DATA, details)
     return rows

@@ -13,6 +13,7 @@ from proposal_router.service import batches, store
 from proposal_router.service.db.models import BatchJob
 from proposal_router.service.deps import DB
 from proposal_router.service.schemas import ProposalId
+from proposal_router.service.statuses import UNFINISHED
 from proposal_router.service.web.routes import BAD_CSRF, User, templates
 from proposal_router.service.web.session import csrf_matches
 
@@ -27,7 +28,7 @@ def jobs(request: Request, session: DB, user: User, cancelled: int | None = None
         "user": user,
         "jobs": [batches.progress(session, job) for job in recent],
         "names": batches.STATUS_NAMES,
-        "unfinished": batches.UNFINISHED,
+        "unfinished": UNFINISHED,
         "cancelled": cancelled,
         "error": None,
     }
@@ -41,6 +42,6 @@ def cancel(job_id: ProposalId, session: DB, user: User, csrf: Annotated[str, For
     job = session.get(BatchJob, job_id)
     if job is None:
         raise NotFound(f"没有批处理任务 {job_id}")
-    if job.status in batches.UNFINISHED:
+    if job.status in UNFINISHED:
         batches.cancel(session, job, store.Actor(user.name, user.key_id))
     return RedirectResponse(f"/ui/batches?cancelled={job_id}", status.HTTP_303_SEE_OTHER)

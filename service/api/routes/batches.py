@@ -20,6 +20,7 @@ from proposal_router.service.api.errors import upload_field
 from proposal_router.service.db.models import BatchJob
 from proposal_router.service.deps import DB
 from proposal_router.service.schemas import ProposalId
+from proposal_router.service.statuses import AuditAction, JobStatus
 from proposal_router.service.workbook import write_workbook
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
@@ -67,7 +68,7 @@ def create(
         header = _check_header(name, path, columns, sheet, state.settings.read_limits)
         job = batches.upload_job(session, name, path, columns, sheet, header, caller.name)
         size = path.stat().st_size
-    store.audit(session, caller.actor, "batch.upload", {"batch": job.id, "file": name, "bytes": size})
+    store.audit(session, caller.actor, AuditAction.BATCH_UPLOAD, {"batch": job.id, "file": name, "bytes": size})
     state.batch_worker.submit(job.id)
     return batches.progress(session, job)
 
@@ -112,9 +113,9 @@ def one(job_id: ProposalId, session: DB, _: Screener) -> batches.JobProgress:
 )
 def result(job_id: ProposalId, session: DB, caller: Screener) -> Response:
     job = _job(session, job_id)
-    if job.status != batches.JobStatus.DONE:
+    if job.status != JobStatus.DONE:
         raise Conflict(f"batch job {job_id} is {job.status}; the result is ready when it is done")
-    store.audit(session, caller.actor, "batch.result", {"batch": job.id})
+    store.audit(session, caller.actor, AuditAction.BATCH_RESULT, {"batch": job.id})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "result.xlsx"
         write_workbook(path, list(job.columns), batches.result_rows(session, job), batches.issues_of(job))
