@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from proposal_router.model.manifest import RoutingSettings
+import math
+
+from proposal_router.model.manifest import NEVER_AUTO, RoutingSettings
 from proposal_router.model.schemas import Candidate, ReasonCode, ReviewReason
 
 
@@ -23,7 +25,27 @@ def review_reason(settings: RoutingSettings, text: str, candidates: list[Candida
             code=ReasonCode.NEAR_TIE,
             message=f"{top.name}（{top.confidence:.2f}）与{second.name}（{second.confidence:.2f}）难以区分",
         )
+    if settings.lead_threshold >= NEVER_AUTO:
+        return ReviewReason(
+            code=ReasonCode.NO_SAFE_THRESHOLD,
+            message=f"模型的验证数据不足以证明自动交办可达到{_percent(settings.target_precision)}精度，全部人工复核",
+        )
+    shown = below(top.confidence, settings.lead_threshold)
     return ReviewReason(
-        code=ReasonCode.LOW_CONFIDENCE,
-        message=f"主办单位置信度{top.confidence:.2f}低于自动交办阈值{settings.lead_threshold:.2f}",
+        code=ReasonCode.LOW_CONFIDENCE, message=f"主办单位置信度{shown}低于自动交办阈值{settings.lead_threshold:g}"
     )
+
+
+def below(confidence: float, threshold: float) -> str:
+    """The confidence with the fewest digits (at least two) that still show it below the threshold: rounded
+    down, never up to the threshold it failed (0.996 against 0.997 reads 0.996, not 1.00)."""
+    for digits in range(2, 7):
+        scale = 10**digits
+        shown = math.floor(confidence * scale + 1e-9) / scale  # 1e-9: 0.29 * 100 is 28.999…
+        if shown < threshold and math.floor(threshold * scale + 1e-9) / scale > shown:
+            return f"{shown:.{digits}f}"
+    return f"{confidence:.6f}"
+
+
+def _percent(precision: float) -> str:
+    return f"{precision * 100:g}%"

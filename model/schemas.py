@@ -22,6 +22,7 @@ class ReasonCode(StrEnum):
     TEXT_TOO_SHORT = "text_too_short"
     NEAR_TIE = "near_tie"
     LOW_CONFIDENCE = "low_confidence"
+    NO_SAFE_THRESHOLD = "no_safe_threshold"  # validation could not show any threshold reaches the target
     NO_LEAD_MODEL = "no_lead_model"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 REASONS = {
     "low_confidence": "置信度低",
+    "no_safe_threshold": "未达可自动交办条件",
     "near_tie": "两个单位接近",
     "text_too_short": "内容过短",
     "no_lead_model": "模型不含主办单位",
