@@ -113,11 +113,11 @@ CASES: list[tuple[str, Callable[[Path], tuple[Path, list[str]]], list[str]]] = [
 
 
 def _first_answer(stdout: str, stderr: str, code: int) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.startswith(("error", "warning", "  -"))]
+    lines = [line.strip() for line in stderr.splitlines() if line.startswith(("错误", "警告", "  -"))]
     if code != 0:
         return " ".join(lines[:3])
-    routed = next((line for line in stdout.splitlines() if line.startswith("routed")), "")
-    return " → ".join([*lines[:1], routed.split(" -> ")[0]])
+    routed = next((line for line in stdout.splitlines() if line.startswith("已交办")), "")
+    return " → ".join([*lines[:1], routed.split(" → ")[0]])
 
 
 def run_case(

@@ -1,4 +1,4 @@
-"""`proposal-router`: train, evaluate, export, route and predict from the command line."""
+"""proposal-router：在命令行上训练、评估、导出模型，交办一批提案或一件提案。"""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from proposal_router.model.errors import DataError, ProposalRouterError, RowIssue
 from proposal_router.model.intake.records import ColumnMap
+from proposal_router.service.argparse_zh import chinese
 from proposal_router.service.config import Settings
 from proposal_router.service.flags import add_flags, build_model
 from proposal_router.service.security import Role
@@ -24,21 +25,23 @@ TRAIN_EXTRA = "pip install 'proposal-router[train]'"
 
 def _column_flags() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("columns (the same on every command)")
-    group.add_argument("--id-field", default="id", help="column with the proposal id (default: id)")
-    group.add_argument("--title-field", action="append", help="title column; repeat to join several (default: title)")
-    group.add_argument("--body-field", action="append", help="body column; repeat to join several (default: body)")
-    group.add_argument("--topic-field", default="topic", help="topic label column (default: topic)")
-    group.add_argument("--lead-field", default="lead_department", help="lead department column")
-    group.add_argument("--co-field", default="co_departments", help="co-departments column (list or 、-separated)")
-    group.add_argument("--sheet", help="XLSX sheet name (default: the first sheet)")
+    group = parent.add_argument_group("列名（各命令相同）")
+    group.add_argument("--id-field", default="id", help="提案编号所在列（默认：id）")
+    group.add_argument("--title-field", action="append", help="标题所在列；可重复给出以拼接多列（默认：title）")
+    group.add_argument("--body-field", action="append", help="正文所在列；可重复给出以拼接多列（默认：body）")
+    group.add_argument("--topic-field", default="topic", help="主题标签所在列（默认：topic）")
+    group.add_argument("--lead-field", default="lead_department", help="主办单位所在列（默认：lead_department）")
+    group.add_argument(
+        "--co-field", default="co_departments", help="协办单位所在列（列表或以、分隔；默认：co_departments）"
+    )
+    group.add_argument("--sheet", help="XLSX 工作表名（默认：第一个工作表）")
     group.add_argument("--taxonomy", help=TAXONOMY_HELP)
     return parent
 
 
 TAXONOMY_HELP = (
-    "taxonomy YAML (default: PROPOSAL_ROUTER_TAXONOMY or data/taxonomy.yaml); train: 'none' learns labels from "
-    "the data; with a bundle: checked against the bundle's own (机构改革), which is used when none is found"
+    "单位表 YAML（默认：PROPOSAL_ROUTER_TAXONOMY 或 data/taxonomy.yaml）；train 时写 none 则从数据中学习单位名；"
+    "使用模型时与模型自带的单位表核对（机构改革），找不到单位表时用模型自带的"
 )
 
 
@@ -100,21 +103,21 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
     columns = _columns(args)
     data = load_labelled(args.data, columns, taxonomy, args.sheet)
     _report(data.warnings)
-    print(f"{args.data}: {len(data.examples)} proposals; heads: {', '.join(data.heads)}", file=sys.stderr)
+    print(f"{args.data}：{len(data.examples)} 件提案；预测项：{'、'.join(data.heads)}", file=sys.stderr)
     for line in remap_lines(data):
         print(f"机构改革：{line}")
     manifest = train_bundle(data, taxonomy, Path(args.out), config, columns)
     lead = manifest.metrics.get("lead_department", {})
     routing = manifest.metrics.get("routing", {})
-    print(f"bundle: {args.out} ({manifest.version}; components: {', '.join(manifest.components)})")
+    print(f"模型：{args.out}（{manifest.version}；组件：{'、'.join(manifest.components)}）")
     if lead:
-        source = "held-out" if manifest.metrics.get("source") == "held-out" else "out-of-fold"
+        source = "留出测试集" if manifest.metrics.get("source") == "held-out" else "交叉拟合样本外"
         print(
-            f"{source} lead accuracy {lead['accuracy']:.3f}, top-3 {lead['top3_accuracy']:.3f}; "
-            f"auto-routed {routing.get('coverage', 0):.1%} at precision {routing.get('auto_precision') or 0:.3f} "
-            f"(threshold {manifest.routing.lead_threshold:.3f})"
+            f"{source}主办单位准确率 {lead['accuracy']:.3f}，前三命中率 {lead['top3_accuracy']:.3f}；"
+            f"自动交办 {routing.get('coverage', 0):.1%}，其准确率 {routing.get('auto_precision') or 0:.3f}"
+            f"（阈值 {manifest.routing.lead_threshold:.3f}）"
         )
-    print(f"evaluation: {Path(args.out) / EVALUATION / 'report.md'}")
+    print(f"评估报告：{Path(args.out) / EVALUATION / 'report.md'}")
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
@@ -134,9 +137,9 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
         routing=router.manifest.routing,
         co_threshold=router.manifest.co_threshold(),
     )
-    metrics = write_evaluation(Path(args.out), evaluation, f"{args.data} with {router.version}")
+    metrics = write_evaluation(Path(args.out), evaluation, f"{args.data}，模型 {router.version}")
     print(json.dumps(metrics, ensure_ascii=False, indent=2))
-    print(f"report: {Path(args.out) / 'report.md'}", file=sys.stderr)
+    print(f"评估报告：{Path(args.out) / 'report.md'}", file=sys.stderr)
 
 
 def _route(args: argparse.Namespace, settings: Settings) -> None:
@@ -178,7 +181,7 @@ def _engine(args: argparse.Namespace, settings: Settings) -> Any:
 def _progress(total: int, done: int = 0) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=done, desc="routing", unit="proposal", disable=None)
+    return tqdm(total=total, initial=done, desc="交办", unit="件", disable=None)
 
 
 def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> None:
@@ -206,7 +209,7 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
             table = read_table(args.input, args.sheet, limits=settings.read_limits)
             rows, issues = read_proposals(table, columns, settings.max_text_chars)
             job = batches.create_job(session, args.input, digest, table, rows, issues, columns, "cli", owner)
-            print(f"batch job {job.id}: {job.total_rows} rows to route")
+            print(f"批处理任务 {job.id}：待交办 {job.total_rows} 行")
         elif job.status not in ("done", "cancelled") and (holder := claims.claim(session, job.id, owner, lease)):
             raise Conflict(
                 f"批处理任务 {job.id} 正由另一进程（{holder}）路由：请等它完成，"
@@ -214,8 +217,8 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
             )
         state = batches.progress(session, job)
         if job.status != "queued":
-            done = f"{state.done_rows} of {job.total_rows} rows routed before"
-            print(f"resuming batch job {job.id} ({job.status}): {done}")
+            done = f"此前已交办 {state.done_rows}/{job.total_rows} 行"
+            print(f"继续批处理任务 {job.id}（{job.status}）：{done}")
     with (
         _progress(state.total_rows, state.done_rows) as bar,
         claims.Heartbeat(sessions, job.id, owner, lease.total_seconds() / 4),
@@ -227,8 +230,8 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
         assert finished is not None
         for version, count in batches.versions_other_than(session, finished, engine.version).items():
             print(
-                f"warning: {count} rows keep the routing stored with model {version}: a proposal is routed once, "
-                f"and this file's job or these ids were routed before {engine.version}",
+                f"警告：{count} 行沿用模型 {version} 已存的交办结果：一件提案只交办一次，"
+                f"本文件的任务或这些编号在 {engine.version} 之前已交办过",
                 file=sys.stderr,
             )
         _write_routed(args, list(finished.columns), batches.result_rows(session, finished), batches.issues_of(finished))
@@ -247,10 +250,10 @@ def _write_routed(args: argparse.Namespace, original: list[str], routed: list[An
         columns = [c for c in original if c not in RESULT_COLUMNS] + RESULT_COLUMNS
         write_table(output, columns, ({**r.raw, **result_row(r.result)} for r in routed))
     review = sum(r.result.decision == "review" for r in routed)
-    print(f"routed {len(routed)} proposals: {len(routed) - review} auto, {review} to review -> {output}")
+    print(f"已交办 {len(routed)} 件提案：自动 {len(routed) - review} 件，待复核 {review} 件 → {output}")
     if args.split_by_department:
         files = write_department_files(Path(args.split_by_department), original, routed)
-        print(f"{len(files)} department lists -> {args.split_by_department}")
+        print(f"{len(files)} 个单位的清单 → {args.split_by_department}")
     if issues:
         _report(issues)
         rejected = output.with_name(output.stem + ".rejected.csv")
@@ -259,7 +262,7 @@ def _write_routed(args: argparse.Namespace, original: list[str], routed: list[An
             ["file", "row", "column", "problem"],
             [{"file": i.file, "row": i.row, "column": i.column, "problem": i.message} for i in issues],
         )
-        print(f"{len(issues)} rows not routed -> {rejected}")
+        print(f"{len(issues)} 行未交办 → {rejected}")
 
 
 def _predict(args: argparse.Namespace, settings: Settings) -> None:
@@ -283,10 +286,10 @@ def _export(args: argparse.Namespace, settings: Settings) -> None:
         parity = info.parity
         if parity is not None:
             print(
-                f"{precision}: {info.file}  identical lead {parity.lead_agreement:.2%}, identical decisions "
-                f"{parity.decision_agreement:.2%}, max |Δp| {parity.max_abs_diff:.2e} on {parity.rows} proposals"
+                f"{precision}：{info.file}  主办单位一致 {parity.lead_agreement:.2%}，交办方式一致 "
+                f"{parity.decision_agreement:.2%}，最大 |Δp| {parity.max_abs_diff:.2e}（{parity.rows} 件提案）"
             )
-    print(f"serving {manifest.encoder_file}")
+    print(f"服务使用的编码器：{manifest.encoder_file}")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -304,7 +307,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     app = create_app(settings)
     version = app.state.services.router.version
-    print(f"serving {version} on http://{args.host}:{args.port} (database {settings.database_url})")
+    print(f"服务已启动：模型 {version}，地址 http://{args.host}:{args.port}（数据库 {settings.database_url}）")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", workers=1)
 
 
@@ -328,15 +331,15 @@ def _keys(args: argparse.Namespace, settings: Settings) -> None:
     with session_factory(engine)() as session:
         if args.action == "create":
             record, key = keys.create_key(session, args.name or args.role, args.role, "cli")
-            print(f"created {record.role} key {record.prefix}… for {record.name}; it is shown only this once:")
+            print(f"已为 {record.name} 创建 {record.role} 密钥 {record.prefix}…，只显示这一次：")
             print(key)
         elif args.action == "revoke":
             keys.revoke_key(session, args.prefix, "cli")
-            print(f"revoked {args.prefix}")
+            print(f"已吊销 {args.prefix}")
         else:
             for k in keys.list_keys(session):
-                state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
-                print(f"{k.prefix}…  {k.role:<9} {k.name}  ({state}, created {k.created_at:%Y-%m-%d})")
+                state = f"{k.revoked_at:%Y-%m-%d} 已吊销" if k.revoked_at else "有效"
+                print(f"{k.prefix}…  {k.role:<9} {k.name}  （{state}，{k.created_at:%Y-%m-%d} 创建）")
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> None:
@@ -345,89 +348,87 @@ def _db(args: argparse.Namespace, settings: Settings) -> None:
 
     engine = make_engine(args.db or settings.database_url)
     upgrade(engine)
-    print(f"database at revision {current_revision(engine)}")
+    print(f"数据库已升级到版本 {current_revision(engine)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from proposal_router.training.config import FLAGS, TrainConfig  # pydantic only: a serving install has it
 
     parser = argparse.ArgumentParser(prog="proposal-router", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, title="命令")
     columns = _column_flags()
 
-    train = commands.add_parser("train", parents=[columns], help="train a model bundle on last year's assignments")
-    train.add_argument("--data", required=True, help="CSV, XLSX or JSONL of final assignments")
-    train.add_argument("--out", required=True, help="bundle directory to write")
-    add_flags(train.add_argument_group("training settings (TrainConfig)"), TrainConfig, FLAGS)
+    train = commands.add_parser("train", parents=[columns], help="用上一年度的交办结果训练模型")
+    train.add_argument("--data", required=True, help="最终交办结果（CSV、XLSX 或 JSONL）")
+    train.add_argument("--out", required=True, help="模型写入的目录")
+    add_flags(train.add_argument_group("训练设置（TrainConfig）"), TrainConfig, FLAGS)
 
-    evaluate = commands.add_parser("evaluate", parents=[columns], help="measure a bundle on labelled data")
-    evaluate.add_argument("--model", required=True)
-    evaluate.add_argument("--data", required=True)
-    evaluate.add_argument("--out", required=True, help="directory for metrics.json, report.md and plots")
-    evaluate.add_argument("--threads", type=int, help="inference threads (default: all cores)")
-    evaluate.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
+    evaluate = commands.add_parser("evaluate", parents=[columns], help="在已标注的数据上评估模型")
+    evaluate.add_argument("--model", required=True, help="模型目录")
+    evaluate.add_argument("--data", required=True, help="已标注的数据（CSV、XLSX 或 JSONL）")
+    evaluate.add_argument("--out", required=True, help="metrics.json、report.md 和图表写入的目录")
+    evaluate.add_argument("--threads", type=int, help="推理线程数（默认：全部核心）")
+    evaluate.add_argument("--encoder", choices=["fp32", "int8"], help="使用的导出编码器（默认：模型指定的）")
 
-    route = commands.add_parser("route", parents=[columns], help="route a file of proposals")
-    route.add_argument("--model", required=True)
-    route.add_argument("--input", required=True)
-    route.add_argument("--output", required=True, help="CSV, XLSX or JSONL (by extension)")
-    route.add_argument("--batch-size", type=int)
+    route = commands.add_parser("route", parents=[columns], help="交办一个文件中的提案")
+    route.add_argument("--model", required=True, help="模型目录")
+    route.add_argument("--input", required=True, help="待交办的提案文件（CSV、XLSX 或 JSONL）")
+    route.add_argument("--output", required=True, help="CSV、XLSX 或 JSONL（按扩展名）")
+    route.add_argument("--batch-size", type=int, help="每批推理的提案数")
     route.add_argument(
         "--job",
         action="store_true",
-        help="store progress in the database (--db) so that an interrupted run resumes where it stopped",
+        help="把进度存入数据库（--db），中断后再运行从停下处继续",
     )
-    route.add_argument("--db", help="database for --job (default: PROPOSAL_ROUTER_DATABASE_URL)")
-    route.add_argument(
-        "--split-by-department", metavar="DIR", help="also write one XLSX per suggested lead department into DIR"
-    )
-    route.add_argument("--threads", type=int, help="inference threads (default: all cores; per worker on Ray: 1)")
-    route.add_argument("--engine", choices=["local", "ray"], help="route in this process (default) or on Ray")
-    route.add_argument("--ray-address", help="Ray cluster to join, e.g. ray://head:10001 (default: a local Ray)")
-    route.add_argument("--workers", type=int, help="Ray workers (default: the cluster's CPUs / threads)")
-    route.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
+    route.add_argument("--db", help="--job 用的数据库（默认：PROPOSAL_ROUTER_DATABASE_URL）")
+    route.add_argument("--split-by-department", metavar="DIR", help="另按建议的主办单位在 DIR 中各写一个 XLSX")
+    route.add_argument("--threads", type=int, help="推理线程数（默认：全部核心；Ray 上每个工作进程 1 个）")
+    route.add_argument("--engine", choices=["local", "ray"], help="在本进程（默认）或在 Ray 上交办")
+    route.add_argument("--ray-address", help="要加入的 Ray 集群，如 ray://head:10001（默认：本机 Ray）")
+    route.add_argument("--workers", type=int, help="Ray 工作进程数（默认：集群 CPU 数 / 线程数）")
+    route.add_argument("--encoder", choices=["fp32", "int8"], help="使用的导出编码器（默认：模型指定的）")
 
-    export = commands.add_parser("export", help="export the transformer to ONNX (fp32, int8) with a parity check")
-    export.add_argument("--model", required=True)
-    export.add_argument("--quantize", choices=["int8"], help="also write an int8 encoder (onnxruntime dynamic)")
-    export.add_argument("--serve", choices=["fp32", "int8"], help="encoder to serve (default: the last exported)")
-    export.add_argument(
-        "--min-agreement", type=float, help="int8 parity bar: share of identical lead departments (default 0.99)"
-    )
+    export = commands.add_parser("export", help="把 transformer 导出为 ONNX（fp32、int8）并核对一致性")
+    export.add_argument("--model", required=True, help="模型目录")
+    export.add_argument("--quantize", choices=["int8"], help="另写一个 int8 编码器（onnxruntime 动态量化）")
+    export.add_argument("--serve", choices=["fp32", "int8"], help="服务使用的编码器（默认：最后导出的）")
+    export.add_argument("--min-agreement", type=float, help="int8 一致性门槛：主办单位相同的比例（默认 0.99）")
 
-    predict = commands.add_parser("predict", help="route one proposal and print JSON")
-    predict.add_argument("--model", required=True)
-    predict.add_argument("text", nargs="?", help="proposal text (default: read stdin)")
-    predict.add_argument("--title", help="proposal title")
-    predict.add_argument("--threads", type=int, help="inference threads (default: all cores)")
-    predict.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
+    predict = commands.add_parser("predict", help="交办一件提案并输出 JSON")
+    predict.add_argument("--model", required=True, help="模型目录")
+    predict.add_argument("text", nargs="?", help="提案正文（默认：从标准输入读入）")
+    predict.add_argument("--title", help="提案标题")
+    predict.add_argument("--threads", type=int, help="推理线程数（默认：全部核心）")
+    predict.add_argument("--encoder", choices=["fp32", "int8"], help="使用的导出编码器（默认：模型指定的）")
     predict.add_argument("--taxonomy", help=TAXONOMY_HELP)
 
-    db_help = "database URL (default: PROPOSAL_ROUTER_DATABASE_URL or sqlite:///proposal-router.db)"
-    serve = commands.add_parser("serve", help="run the routing service (API and reviewers' web page)")
-    serve.add_argument("--model", help="bundle directory (default: PROPOSAL_ROUTER_MODEL)")
+    db_help = "数据库 URL（默认：PROPOSAL_ROUTER_DATABASE_URL 或 sqlite:///proposal-router.db）"
+    serve = commands.add_parser("serve", help="运行交办服务（API 和复核网页）")
+    serve.add_argument("--model", help="模型目录（默认：PROPOSAL_ROUTER_MODEL）")
     serve.add_argument("--db", help=db_help)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--threads", type=int, help="inference threads (default: all cores)")
-    serve.add_argument("--encoder", choices=["fp32", "int8"], help="exported encoder (default: the bundle's)")
+    serve.add_argument("--host", default="127.0.0.1", help="监听地址（默认：127.0.0.1）")
+    serve.add_argument("--port", type=int, default=8000, help="端口（默认：8000）")
+    serve.add_argument("--threads", type=int, help="推理线程数（默认：全部核心）")
+    serve.add_argument("--encoder", choices=["fp32", "int8"], help="使用的导出编码器（默认：模型指定的）")
     serve.add_argument("--taxonomy", help=TAXONOMY_HELP)
 
-    keys = commands.add_parser("keys", help="create, list or revoke the service's API keys")
-    keys.add_argument("action", choices=["create", "list", "revoke"])
-    keys.add_argument("--role", choices=[r.value for r in Role], default=Role.SCREENER.value)
-    keys.add_argument("--name", help="who the key is for (shown in the audit log)")
-    keys.add_argument("--prefix", help="revoke: the key's first characters, as `keys list` shows them")
+    keys = commands.add_parser("keys", help="创建、列出或吊销服务的 API 密钥")
+    keys.add_argument("action", choices=["create", "list", "revoke"], help="创建、列出或吊销")
+    keys.add_argument(
+        "--role", choices=[r.value for r in Role], default=Role.SCREENER.value, help="密钥的角色（默认：screener）"
+    )
+    keys.add_argument("--name", help="密钥的使用者（记入审计日志）")
+    keys.add_argument("--prefix", help="revoke：密钥开头的字符，即 `keys list` 显示的前缀")
     keys.add_argument("--db", help=db_help)
 
     taxonomy = commands.add_parser("taxonomy", help="单位表：比较机构改革前后的两个单位表")
-    taxonomy_actions = taxonomy.add_subparsers(dest="action", required=True)
+    taxonomy_actions = taxonomy.add_subparsers(dest="action", required=True, title="操作")
     diff = taxonomy_actions.add_parser("diff", help="列出新单位表相对旧单位表新增、更名、合并和撤销的单位")
     diff.add_argument("old", help="旧单位表 YAML")
     diff.add_argument("new", help="新单位表 YAML（前身名称写在 former_names）")
 
-    database = commands.add_parser("db", help="upgrade the database to the newest schema (serve also does it)")
-    database.add_argument("action", choices=["upgrade"])
+    database = commands.add_parser("db", help="把数据库升级到最新结构（serve 启动时也会升级）")
+    database.add_argument("action", choices=["upgrade"], help="升级")
     database.add_argument("--db", help=db_help)
     return parser
 
@@ -455,7 +456,8 @@ def option_flag(option: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 when done, 2 for the user's mistakes (`ProposalRouterError`, a training command without the
     training extra); anything else is a bug and ends in its traceback."""
-    args = build_parser().parse_args(argv)
+    with chinese():  # argparse's own words ("usage:", its errors) in Chinese too
+        args = build_parser().parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as exc:  # the environment's PROPOSAL_ROUTER_* variables

@@ -89,7 +89,7 @@ def test_route_skips_bad_rows_and_routes_the_rest(
     out = tmp_path / "routed.csv"
     assert main(["route", "--model", str(bundle), "--output", str(out), *_office_intake(tmp_path)]) == 0
     captured = capsys.readouterr()
-    assert "routed 7 proposals" in captured.out and "2 rows not routed" in captured.out
+    assert "已交办 7 件提案" in captured.out and "2 行未交办" in captured.out
     assert "intake.csv，第 3 行，「标题/内容」列：标题和正文都为空" in captured.err
     routed = read_table(out)
     assert len(routed.rows) == 7
@@ -149,7 +149,7 @@ def test_route_to_xlsx_writes_the_office_workbook(
     files = sorted(p.stem for p in split.glob("*.xlsx"))
     assert files == sorted(workbook.department_file_name(n) for n in leads)
     assert sum(len(read_table(p).rows) for p in split.glob("*.xlsx")) == 7
-    assert f"{len(files)} department lists" in capsys.readouterr().out
+    assert f"{len(files)} 个单位的清单" in capsys.readouterr().out
 
 
 def test_result_columns_never_overwrite_the_offices_own() -> None:

@@ -56,7 +56,7 @@ def test_routes_the_office_intake_sheet(demo_bundle: Path, tmp_path: Path, capsy
     gold = {r["id"]: r["lead_department"] for r in read_table(REPO / "data" / "demo" / "intake_labelled.csv").rows}
     hits = sum(r["route_lead_department"] == gold[r["编号"]] for r in routed.rows)
     assert hits / len(routed.rows) > 0.5  # a third of the data, short windows: still far above chance (1/27)
-    assert "routed 108 proposals" in capsys.readouterr().out
+    assert "已交办 108 件提案" in capsys.readouterr().out
 
 
 def test_predict_one_proposal(demo_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
