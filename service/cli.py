@@ -196,11 +196,13 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
     from proposal_router.service.db.engine import make_engine, session_factory
     from proposal_router.service.db.migrate import upgrade
     from proposal_router.service.db.models import BatchJob
+    from proposal_router.service.statuses import JobStatus
 
     database = make_engine(args.db or settings.database_url)
     upgrade(database)
     sessions = session_factory(database)
     columns = _columns(args)
+    settled = (JobStatus.DONE, JobStatus.CANCELLED)  # a failed job is taken up again
     digest = batches.fingerprint(Path(args.input), columns, args.sheet)
     owner, lease = claims.new_owner(), timedelta(seconds=settings.job_lease_seconds)
     with sessions() as session:
@@ -210,15 +212,15 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
             rows, issues = read_proposals(table, columns, settings.max_text_chars)
             job = batches.create_job(session, args.input, digest, table, rows, issues, columns, "cli", owner)
             print(f"批处理任务 {job.id}：待交办 {job.total_rows} 行")
-        elif job.status not in ("done", "cancelled") and (holder := claims.claim(session, job.id, owner, lease)):
+        elif job.status not in settled and (holder := claims.claim(session, job.id, owner, lease)):
             raise Conflict(
                 f"批处理任务 {job.id} 正由另一进程（{holder}）路由：请等它完成，"
                 f"或在它停止 {lease.total_seconds():g} 秒（PROPOSAL_ROUTER_JOB_LEASE_SECONDS）后再运行本命令"
             )
         state = batches.progress(session, job)
-        if job.status != "queued":
+        if job.status != JobStatus.QUEUED:
             done = f"此前已交办 {state.done_rows}/{job.total_rows} 行"
-            print(f"继续批处理任务 {job.id}（{job.status}）：{done}")
+            print(f"继续批处理任务 {job.id}（{batches.STATUS_NAMES[JobStatus(job.status)]}）：{done}")
     with (
         _progress(state.total_rows, state.done_rows) as bar,
         claims.Heartbeat(sessions, job.id, owner, lease.total_seconds() / 4),

@@ -58,7 +58,7 @@ def test_out_of_fold_scores_never_see_the_row_they_score(tmp_path: Path) -> None
 def test_train_cross_fits_every_row_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_csv(tmp_path / "t.csv", make_rows(20))
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--model-type", "baseline"]) == 0
-    assert "out-of-fold lead accuracy" in capsys.readouterr().out
+    assert "交叉拟合样本外主办单位准确率" in capsys.readouterr().out
     manifest = load_manifest(tmp_path / "m")
     assert manifest.training_data.splits == {"cross-fitted": 60, "held-out test": 0}
     assert manifest.crossfit is not None and manifest.crossfit.folds == 5 and manifest.crossfit.rows == 60

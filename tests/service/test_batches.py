@@ -70,7 +70,7 @@ def test_a_killed_job_resumes_and_routes_every_row_exactly_once(
 
     assert main(route_job(demo_bundle, source, out, db, 64)) == 0
     printed = capsys.readouterr().out
-    assert f"resuming batch job 1 (running): {before} of {n} rows routed before" in printed
+    assert f"继续批处理任务 1（路由中）：此前已交办 {before}/{n} 行" in printed
     engine = make_engine(db)
     with session_factory(engine)() as session:
         stored = list(session.scalars(select(ProposalRecord.external_id)))
@@ -91,7 +91,7 @@ def test_running_a_finished_job_again_routes_nothing(
     assert main(route_job(demo_bundle, source, out, db, 7)) == 0
     first = read_table(out).rows
     assert main(route_job(demo_bundle, source, out, db, 7)) == 0
-    assert "resuming batch job 1 (done): 30 of 30 rows routed before" in capsys.readouterr().out
+    assert "继续批处理任务 1（已完成）：此前已交办 30/30 行" in capsys.readouterr().out
     assert read_table(out).rows == first
     engine = make_engine(db)
     with session_factory(engine)() as session:
@@ -110,5 +110,5 @@ def test_a_new_model_on_a_routed_file_says_the_stored_routing_is_kept(
     old_version = read_table(out).rows[0]["route_model_version"]
     capsys.readouterr()
     assert main(route_job(newer, source, out, db, 5)) == 0
-    assert f"warning: 12 rows keep the routing stored with model {old_version}" in capsys.readouterr().err
+    assert f"警告：12 行沿用模型 {old_version} 已存的交办结果" in capsys.readouterr().err
     assert {r["route_model_version"] for r in read_table(out).rows} == {old_version}
