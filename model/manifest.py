@@ -75,11 +75,18 @@ class TaxonomyInfo(BaseModel):
     file: str | None = Field(default=None, description="the taxonomy as trained with, inside the bundle")
 
 
-class DataInfo(BaseModel):
+class DataFileInfo(BaseModel):
     file: str
     sha256: str
     rows: int
+
+
+class DataInfo(BaseModel):
+    file: str = Field(description="the file's name; several files' names joined by 、")
+    sha256: str = Field(description="the file's digest; of several files, the digest of their digests in order")
+    rows: int
     splits: dict[str, int] = Field(default_factory=dict)
+    files: list[DataFileInfo] = Field(default_factory=list, description="each file, when there were several")
 
 
 class Parity(BaseModel):

@@ -103,7 +103,9 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
     columns = _columns(args)
     data = load_labelled(args.data, columns, taxonomy, args.sheet)
     _report(data.warnings)
-    print(f"{args.data}：{len(data.examples)} 件提案；预测项：{'、'.join(data.heads)}", file=sys.stderr)
+    for part in data.files:
+        print(f"{part.path}：{part.rows} 件提案", file=sys.stderr)
+    print(f"训练数据共 {len(data.examples)} 件提案；预测项：{'、'.join(data.heads)}", file=sys.stderr)
     for line in remap_lines(data):
         print(f"机构改革：{line}")
     manifest = train_bundle(data, taxonomy, Path(args.out), config, columns)
@@ -137,7 +139,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
         routing=router.manifest.routing,
         co_threshold=router.manifest.co_threshold(),
     )
-    metrics = write_evaluation(Path(args.out), evaluation, f"{args.data}，模型 {router.version}")
+    metrics = write_evaluation(Path(args.out), evaluation, f"{'、'.join(args.data)}，模型 {router.version}")
     print(json.dumps(metrics, ensure_ascii=False, indent=2))
     print(f"评估报告：{Path(args.out) / 'report.md'}", file=sys.stderr)
 
@@ -361,20 +363,28 @@ def build_parser() -> argparse.ArgumentParser:
     columns = _column_flags()
 
     train = commands.add_parser("train", parents=[columns], help="用上一年度的交办结果训练模型")
-    train.add_argument("--data", required=True, help="最终交办结果（CSV、XLSX 或 JSONL）")
+    train.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        metavar="FILE",
+        help="最终交办结果（CSV、XLSX、XLS 或 JSONL）；可给多个文件，如去年的导出加往年的文件",
+    )
     train.add_argument("--out", required=True, help="模型写入的目录")
     add_flags(train.add_argument_group("训练设置（TrainConfig）"), TrainConfig, FLAGS)
 
     evaluate = commands.add_parser("evaluate", parents=[columns], help="在已标注的数据上评估模型")
     evaluate.add_argument("--model", required=True, help="模型目录")
-    evaluate.add_argument("--data", required=True, help="已标注的数据（CSV、XLSX 或 JSONL）")
+    evaluate.add_argument(
+        "--data", required=True, nargs="+", metavar="FILE", help="已标注的数据（CSV、XLSX、XLS 或 JSONL），可给多个文件"
+    )
     evaluate.add_argument("--out", required=True, help="metrics.json、report.md 和图表写入的目录")
     evaluate.add_argument("--threads", type=int, help="推理线程数（默认：全部核心）")
     evaluate.add_argument("--encoder", choices=["fp32", "int8"], help="使用的导出编码器（默认：模型指定的）")
 
     route = commands.add_parser("route", parents=[columns], help="交办一个文件中的提案")
     route.add_argument("--model", required=True, help="模型目录")
-    route.add_argument("--input", required=True, help="待交办的提案文件（CSV、XLSX 或 JSONL）")
+    route.add_argument("--input", required=True, help="待交办的提案文件（CSV、XLSX、XLS 或 JSONL）")
     route.add_argument("--output", required=True, help="CSV、XLSX 或 JSONL（按扩展名）")
     route.add_argument("--batch-size", type=int, help="每批推理的提案数")
     route.add_argument(

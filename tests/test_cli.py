@@ -38,6 +38,18 @@ def test_train_writes_bundle_and_evaluation(bundle: Path) -> None:
         assert (bundle / "training" / "evaluation" / name).stat().st_size > 0
 
 
+def test_train_on_last_years_export_and_an_earlier_year(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = make_rows(20)
+    last_year, earlier = write_csv(tmp_path / "2026.csv", rows[:30]), write_csv(tmp_path / "2025.csv", rows[30:])
+    argv = ["train", "--data", str(last_year), str(earlier), "--out", str(tmp_path / "m"), "--model-type", "baseline"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"{last_year}：30 件提案" in err and f"{earlier}：{len(rows) - 30} 件提案" in err
+    data = json.loads((tmp_path / "m" / "manifest.json").read_text(encoding="utf-8"))["training_data"]
+    assert data["file"] == "2026.csv、2025.csv" and data["rows"] == len(rows)
+    assert [(f["file"], f["rows"]) for f in data["files"]] == [("2026.csv", 30), ("2025.csv", len(rows) - 30)]
+
+
 def test_train_reports_unknown_department(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = make_rows(5)
     rows[1]["lead_department"] = "市宣传局"

@@ -113,3 +113,21 @@ def test_duty_statements_become_examples(taxonomy: Taxonomy) -> None:
     duties = duty_examples(taxonomy)
     assert len(duties) == 27
     assert duties[0].lead == "市发展和改革委员会" and duties[0].topic is None and duties[0].co is None
+
+
+def test_several_files_train_together_and_each_names_its_own_rows(
+    tmp_path: Path, rows: list[dict[str, str]], taxonomy: Taxonomy
+) -> None:
+    last_year = write_csv(tmp_path / "2026.csv", rows[:6])
+    earlier = write_csv(tmp_path / "2025.csv", [{**r, "id": f"old-{r['id']}"} for r in rows[6:]])
+    data = load_labelled([last_year, earlier], ColumnMap(), taxonomy)
+    assert len(data.examples) == len(rows)
+    assert [(Path(f.path).name, f.rows) for f in data.files] == [("2026.csv", 6), ("2025.csv", len(rows) - 6)]
+    assert data.sha256 not in {f.sha256 for f in data.files}  # the pair has its own fingerprint
+    assert load_labelled([earlier, last_year], ColumnMap(), taxonomy).sha256 != data.sha256
+    bad = [dict(r) for r in rows[6:]]
+    bad[1]["lead_department"] = "市不存在局"
+    with pytest.raises(DataError) as info:
+        load_labelled([last_year, write_csv(tmp_path / "bad.csv", bad), tmp_path / "absent.csv"], ColumnMap(), taxonomy)
+    text = str(info.value)
+    assert "bad.csv，第 3 行，「lead_department」列" in text and "absent.csv" in text and "找不到此文件" in text

@@ -144,3 +144,47 @@ def test_route_files_keep_formulas_as_text(tmp_path: Path) -> None:
     write_table(tmp_path / "out.csv", list(rows[0]), rows)
     with (tmp_path / "out.csv").open(encoding="utf-8-sig") as fh:
         assert list(csv.reader(fh))[1] == ["'=1+1", "'-2", "'@SUM(A1)"]
+
+
+def _xls(path: Path) -> Path:
+    """An Excel 97-2003 workbook as offices still send: a merged title row, numbers and a date as typed."""
+    import datetime
+
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    book.add_sheet("说明").write(0, 0, "填表说明")
+    sheet = book.add_sheet("提案")
+    sheet.write_merge(0, 0, 0, 3, "2027年度政协提案汇总表")
+    for column, header in enumerate(["编号", "提案标题", "提案内容", "收到日期"]):
+        sheet.write(1, column, header)
+    sheet.write(2, 0, 20270001)
+    sheet.write(2, 1, "关于完善医保异地结算的提案")
+    sheet.write(2, 2, "建议简化备案手续。")
+    sheet.write(2, 3, datetime.date(2027, 1, 10), xlwt.easyxf(num_format_str="yyyy-mm-dd"))
+    sheet.write(4, 0, 20270002)
+    sheet.write(4, 1, "关于增加公交线路的提案")
+    book.save(str(path))
+    return path
+
+
+def test_an_xls_workbook_is_read_like_xlsx(tmp_path: Path) -> None:
+    path = _xls(tmp_path / "汇总表.xls")
+    table = read_table(path, sheet="提案")
+    assert table.columns == ["编号", "提案标题", "提案内容", "收到日期"]
+    assert [r["编号"] for r in table.rows] == ["20270001", "20270002"]  # a number stays the office's id
+    assert table.rows[0]["提案标题"] == "关于完善医保异地结算的提案"
+    assert table.rows[0]["收到日期"].startswith("2027-01-10")
+    assert table.row_numbers == [3, 5]  # the rows a person sees in Excel
+    with pytest.raises(DataError, match=r"没有名为 .附件. 的工作表.*说明、提案"):
+        read_table(path, sheet="附件")
+
+
+def test_a_broken_xls_names_the_file_and_xls_is_never_written(tmp_path: Path) -> None:
+    path = tmp_path / "坏.xls"
+    path.write_bytes(b"not a compound file")
+    with pytest.raises(DataError, match="不是可读的 XLS 工作簿") as info:
+        read_table(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(DataError, match=r"不支持 \.xls 文件，请用 \.csv、\.xlsx、\.jsonl"):
+        write_table(tmp_path / "out.xls", ["id"], [{"id": "1"}])

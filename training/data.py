@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,15 @@ class LabelledData:
     sha256: str = ""
     remapped: dict[tuple[str, str], int] = field(default_factory=dict)
     """(old name, new name) → rows that named a department by a former name and were learnt as the new one."""
+    files: list[DataFile] = field(default_factory=list)
+    """Each file read, in the order given (one, or last year's export and earlier years')."""
+
+
+@dataclass
+class DataFile:
+    path: str
+    sha256: str
+    rows: int
 
 
 def remap_lines(data: LabelledData) -> list[str]:
@@ -68,9 +78,53 @@ def topic_examples(taxonomy: Taxonomy) -> list[Example]:
 
 
 def load_labelled(
-    path: str | Path, columns: ColumnMap, taxonomy: Taxonomy | None, sheet: str | None = None
+    path: str | Path | Sequence[str | Path], columns: ColumnMap, taxonomy: Taxonomy | None, sheet: str | None = None
 ) -> LabelledData:
-    """Read and validate a training file; raise `DataError` listing every fatal problem at once."""
+    """Read and validate one training file or several (last year's export and earlier years' files);
+    raise `DataError` listing every fatal problem of every file at once, each naming its own file and row.
+
+    Several files' fingerprint (`sha256`) is the digest of their digests in the order given."""
+    paths = [path] if isinstance(path, str | Path) else list(path)
+    if not paths:
+        raise DataError(RowIssue("", None, None, "没有给出训练数据文件"))
+    parts: list[LabelledData] = []
+    unreadable: list[RowIssue] = []
+    for one in paths:
+        try:
+            parts.append(_load_one(one, columns, taxonomy, sheet))
+        except DataError as exc:  # read on: every file's problems are told at once
+            unreadable.extend(exc.issues)
+    issues = [issue for part in parts for issue in part.warnings]
+    fatal = unreadable + [i for i in issues if i.fatal]
+    if fatal:
+        raise DataError(fatal)
+    examples = [e for part in parts for e in part.examples]
+    if not examples:
+        raise DataError(RowIssue(parts[0].path, None, None, "没有可用的行"))
+    present = {h for part in parts for h in part.heads}
+    topic_order = taxonomy.topic_names if taxonomy else None
+    dept_order = taxonomy.department_names if taxonomy else None
+    labels = {
+        "topic": _label_order({e.topic for e in examples if e.topic}, topic_order),
+        "lead": _label_order({e.lead for e in examples if e.lead}, dept_order),
+        "co": _label_order({c for e in examples for c in e.co or []}, dept_order),
+    }
+    heads = [h for h in HEADS if h in present and len(labels[h]) >= (1 if h == "co" else 2)]
+    remapped: Counter[tuple[str, str]] = Counter()
+    for part in parts:
+        remapped.update(part.remapped)
+    ordered = dict(sorted(remapped.items(), key=lambda item: (-item[1], item[0])))
+    if len(parts) == 1:
+        digest = parts[0].sha256
+    else:
+        digest = hashlib.sha256("\n".join(part.sha256 for part in parts).encode()).hexdigest()
+    files = [DataFile(part.path, part.sha256, len(part.examples)) for part in parts]
+    name = "、".join(part.path for part in parts)
+    return LabelledData(name, examples, heads, {h: labels[h] for h in heads}, issues, digest, ordered, files)
+
+
+def _load_one(path: str | Path, columns: ColumnMap, taxonomy: Taxonomy | None, sheet: str | None) -> LabelledData:
+    """One file's examples, all its issues (fatal ones not raised) and the heads its columns hold."""
     table = read_table(path, sheet)
     present = {
         head: name in table.columns for head, name in zip(HEADS, (columns.topic, columns.lead, columns.co), strict=True)
@@ -126,20 +180,6 @@ def load_labelled(
             example.co = resolved_co
         remapped.update(moved)
         examples.append(example)
-    fatal = [i for i in issues if i.fatal]
-    if fatal:
-        raise DataError(fatal)
-    if not examples:
-        raise DataError(RowIssue(table.path, None, None, "没有可用的行"))
     heads = [h for h in HEADS if present[h]]
-    topic_order = taxonomy.topic_names if taxonomy else None
-    dept_order = taxonomy.department_names if taxonomy else None
-    labels = {
-        "topic": _label_order({e.topic for e in examples if e.topic}, topic_order),
-        "lead": _label_order({e.lead for e in examples if e.lead}, dept_order),
-        "co": _label_order({c for e in examples for c in e.co or []}, dept_order),
-    }
-    heads = [h for h in heads if len(labels[h]) >= (1 if h == "co" else 2)]
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    ordered = dict(sorted(remapped.items(), key=lambda item: (-item[1], item[0])))
-    return LabelledData(str(path), examples, heads, {h: labels[h] for h in heads}, issues, digest, ordered)
+    return LabelledData(table.path, examples, heads, {}, issues, digest, dict(remapped))

@@ -29,6 +29,7 @@ from proposal_router.model.manifest import (
     BundleManifest,
     Component,
     CrossFit,
+    DataFileInfo,
     DataInfo,
     RoutingSettings,
     TaxonomyInfo,
@@ -282,10 +283,13 @@ def _build_bundle(
         if taxonomy
         else None,
         training_data=DataInfo(
-            file=Path(data.path).name,
+            file="、".join(Path(f.path).name for f in data.files),
             sha256=data.sha256,
             rows=len(data.examples),
             splits={"cross-fitted": len(fit_rows), "held-out test": len(test)},
+            files=[DataFileInfo(file=Path(f.path).name, sha256=f.sha256, rows=f.rows) for f in data.files]
+            if len(data.files) > 1
+            else [],
         ),
         training={
             **config.model_dump(exclude={"threads"}),

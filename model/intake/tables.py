@@ -1,4 +1,4 @@
-"""Reading and writing the tables offices exchange: CSV (UTF-8, BOM, GBK/GB18030), XLSX and JSONL.
+"""Reading and writing the tables offices exchange: CSV (UTF-8, BOM, GBK/GB18030), XLSX, XLS (read only) and JSONL.
 
 Rows keep the number a person sees in Excel or a text editor, so every error can point at them.
 """
@@ -26,7 +26,8 @@ from proposal_router.model.errors import DataError, RowIssue
 from proposal_router.model.intake.cells import csv_row, xlsx_row
 from proposal_router.model.intake.clean import clean_text
 
-SUPPORTED = (".csv", ".xlsx", ".jsonl")
+WRITABLE = (".csv", ".xlsx", ".jsonl")
+SUPPORTED = (".csv", ".xlsx", ".xls", ".jsonl")  # what is read; .xls (Excel 97-2003, still common) only read
 _ENCODINGS = ("utf-8-sig", "gb18030")
 MAX_CSV_FIELD = 2**31 - 1  # a pasted attachment can run to megabytes: read it, and let the row check judge it
 
@@ -75,11 +76,11 @@ class TableStream:
     issues: list[RowIssue] = field(default_factory=list)
 
 
-def _check_suffix(path: Path) -> str:
+def _check_suffix(path: Path, allowed: Sequence[str] = SUPPORTED) -> str:
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED:
+    if suffix not in allowed:
         raise DataError(
-            RowIssue(str(path), None, None, f"不支持 {suffix or '无扩展名'} 文件，请用 {'、'.join(SUPPORTED)}")
+            RowIssue(str(path), None, None, f"不支持 {suffix or '无扩展名'} 文件，请用 {'、'.join(allowed)}")
         )
     return suffix
 
@@ -395,6 +396,55 @@ def _xlsx_records(path: Path, ws: Any, limits: ReadLimits, merges: _Merges) -> I
         raise DataError(RowIssue(str(path), None, None, f"工作表 {ws.title!r} 无法读取：{_reason(exc)}")) from exc
 
 
+def _xls_stream(path: Path, sheet: str | None, limits: ReadLimits) -> TableStream:
+    """An Excel 97-2003 workbook, read by calamine (Rust). The format caps a sheet at 65,536 rows and 256
+    columns and calamine holds one sheet in memory, bounded by the upload size; the row and column limits
+    apply as for XLSX, and merged cells show their top-left value across the range as in XLSX."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # CalamineError and friends: not an .xls, encrypted, a broken compound file
+        reason = "不是可读的 XLS 工作簿（文件已损坏、加密或不是 Excel 97-2003 格式）"
+        raise DataError(RowIssue(str(path), None, None, reason)) from exc
+    try:
+        if sheet is not None and sheet not in book.sheet_names:
+            names = "、".join(book.sheet_names)
+            raise DataError(RowIssue(str(path), None, None, f"没有名为 {sheet!r} 的工作表；工作簿中有：{names}"))
+        if not book.sheet_names:
+            raise DataError(RowIssue(str(path), None, None, "工作簿中没有工作表"))
+        name = sheet if sheet is not None else book.sheet_names[0]
+        ws = book.get_sheet_by_name(name)
+        ranges = [
+            (top + 1, left, min(bottom + 1, limits.max_rows), min(right, limits.max_columns - 1))
+            for (top, left), (bottom, right) in ws.merged_cell_ranges or []
+            if left < limits.max_columns and top < limits.max_rows
+        ]
+        if len(ranges) > limits.max_merged_ranges:
+            raise _too_big(path, f"工作表的合并单元格区域超过 {limits.max_merged_ranges:,} 个", "max_merged_ranges")
+        offset = ws.start[1] if ws.start else 0  # calamine drops empty leading columns, not rows
+        values = ws.iter_rows()
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(RowIssue(str(path), None, None, f"工作表无法读取：{type(exc).__name__}")) from exc
+    merges = _Merges(path, sorted(ranges))
+
+    def records() -> Iterator[tuple[int, list[Any]]]:
+        for number, row in enumerate(values, start=1):
+            padded = [None] * offset + list(row[: limits.max_columns + 1])
+            if all(v is None or v == "" for v in padded):
+                merges.fill(number, [], True)
+                continue
+            _check_extent(path, number, padded, limits)
+            cells = [_cell_text(v) for v in padded[: limits.max_columns]]
+            merges.fill(number, cells, False)
+            yield number, cells
+
+    columns, rows = _framed(path, records(), f"工作表「{name}」为空（没有表头行）")
+    return TableStream(str(path), columns, rows)
+
+
 def _reason(exc: BaseException) -> str:
     """A parser's complaint without our paths or Python internals (openpyxl wraps the real cause)."""
     causes = [exc]
@@ -424,6 +474,8 @@ def stream_table(path: str | Path, sheet: str | None = None, limits: ReadLimits 
         return _csv_stream(path, limits)
     if suffix == ".jsonl":
         return _jsonl_stream(path, limits)
+    if suffix == ".xls":
+        return _xls_stream(path, sheet, limits)
     return _xlsx_stream(path, sheet, limits)
 
 
@@ -455,7 +507,7 @@ def _flat(value: Any) -> Any:
 def write_table(path: str | Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
     """Write rows by the file's extension; lists become 、-joined text except in JSONL."""
     path = Path(path)
-    suffix = _check_suffix(path)
+    suffix = _check_suffix(path, WRITABLE)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".jsonl":
         with path.open("w", encoding="utf-8") as fh:
