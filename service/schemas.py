@@ -88,20 +88,26 @@ class Page(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    """Accept the model's answer, correct it, or mark the filing as not a proposal (不予立案)."""
+    """Accept the model's answer, correct it, or mark the filing as not a proposal (不予立案); or, for an
+    item already routed or decided, reassign it (改办) with a reason."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "examples": [
                 {"action": "accept"},
+                {"action": "accept", "co_departments": []},
                 {"action": "correct", "lead_department": "市住房和城乡建设局", "co_departments": ["市财政局"]},
                 {"action": "reject", "reason": "属个人诉求，建议通过12345热线反映"},
+                {"action": "reassign", "lead_department": "市人力资源和社会保障局", "reason": "属就业政策"},
             ]
         },
     )
 
-    action: Literal["accept", "correct", "reject"]
+    action: Literal["accept", "correct", "reject", "reassign"] = Field(
+        description="accept: the model's lead and topic, and its co-departments unless co_departments is given "
+        "([] accepts the lead only); reassign (改办): a routed or decided item, with a reason"
+    )
     lead_department: Annotated[Text | None, Field(max_length=200)] = None
     co_departments: Annotated[list[Annotated[Text, Field(max_length=200)]] | None, Field(max_length=50)] = None
     topic: Annotated[Text | None, Field(max_length=200)] = None
@@ -119,11 +125,15 @@ class ReviewIn(BaseModel):
     def _complete(self) -> ReviewIn:
         changes = (self.lead_department, self.co_departments, self.topic)
         if self.action == "correct" and all(c is None for c in changes):
-            raise ValueError("a correction names at least one of lead_department, co_departments, topic")
-        if self.action != "correct" and any(c is not None for c in changes):
-            raise ValueError(f"{self.action} takes no lead_department, co_departments or topic")
+            raise ValueError("更正时至少指定主办单位、协办单位或主题之一（lead_department、co_departments、topic）")
+        if self.action == "accept" and (self.lead_department is not None or self.topic is not None):
+            raise ValueError("接受建议时不能指定主办单位或主题：如需修改请更正（correct）")
+        if self.action == "reject" and any(c is not None for c in changes):
+            raise ValueError("不予立案时不能指定主办单位、协办单位或主题")
         if self.action == "reject" and not (self.reason or "").strip():
-            raise ValueError("不予立案 needs a reason")
+            raise ValueError("不予立案须填写理由（reason）")
+        if self.action == "reassign" and not (self.reason or "").strip():
+            raise ValueError("改办须填写理由（reason）")
         return self
 
 

@@ -28,11 +28,12 @@ ASSIGNED = (ProposalStatus.AUTO, ProposalStatus.REVIEWED)
 
 
 class ReviewAction(StrEnum):
-    """What a reviewer does with a pending item."""
+    """What a reviewer does with a pending item, or with a decided one (改办)."""
 
     ACCEPT = "accept"
     CORRECT = "correct"
     REJECT = "reject"  # 不予立案
+    REASSIGN = "reassign"  # 改办: a new assignment for an item already routed, decided or rejected
 
     @property
     def audited_as(self) -> AuditAction:
@@ -60,6 +61,7 @@ class AuditAction(StrEnum):
     REVIEW_ACCEPT = "review.accept"
     REVIEW_CORRECT = "review.correct"
     REVIEW_REJECT = "review.reject"
+    REVIEW_REASSIGN = "review.reassign"
     BATCH_UPLOAD = "batch.upload"
     BATCH_RESULT = "batch.result"
     BATCH_CANCEL = "batch.cancel"

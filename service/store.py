@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from proposal_router.model.errors import Conflict, NotFound
 from proposal_router.model.schemas import Decision, Proposal, RoutingResult
 from proposal_router.service.db.models import AuditEvent, ProposalRecord, ReviewRecord, now
+from proposal_router.service.labels import STATUSES
 from proposal_router.service.statuses import ASSIGNED, AuditAction, ProposalStatus, ReviewAction
 
 
@@ -47,6 +48,7 @@ def actor_of(actor: Acting) -> Actor:
 
 
 Order = Literal["newest", "uncertain", "oldest"]
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Filters:
     topic: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    text: str | None = None  # every word in the title, body, submitter or the office's id
 
 
 def routed_record(
@@ -132,11 +135,11 @@ def audit(session: Session, actor: Acting, action: AuditAction, details: dict[st
 def get(session: Session, proposal_id: int) -> ProposalRecord:
     record = session.get(ProposalRecord, proposal_id)
     if record is None:
-        raise NotFound(f"no proposal {proposal_id}")
+        raise NotFound(f"没有编号（内部 id）为 {proposal_id} 的提案")
     return record
 
 
-def _filtered(query: Select[tuple[ProposalRecord]], filters: Filters) -> Select[tuple[ProposalRecord]]:
+def _filtered(query: Select[Row], filters: Filters) -> Select[Row]:
     if filters.status:
         query = query.where(ProposalRecord.status == filters.status)
     if filters.department:
@@ -157,6 +160,10 @@ def _filtered(query: Select[tuple[ProposalRecord]], filters: Filters) -> Select[
         query = query.where(ProposalRecord.received_at >= filters.since)
     if filters.until:
         query = query.where(ProposalRecord.received_at < filters.until)
+    for word in (filters.text or "").split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        fields = (ProposalRecord.title, ProposalRecord.body, ProposalRecord.submitter, ProposalRecord.external_id)
+        query = query.where(or_(*(f.like(pattern, escape="\\") for f in fields)))
     return query
 
 
@@ -171,6 +178,29 @@ def search(
         "uncertain": (ProposalRecord.model_lead_confidence.asc().nulls_first(), ProposalRecord.id.asc()),
     }[order]
     return total, list(session.scalars(query.order_by(*ordering).limit(limit).offset(offset)))
+
+
+def neighbours(session: Session, proposal_id: int, filters: Filters, order: Order) -> tuple[int | None, int | None]:
+    """The ids of the matching items just before and just after `proposal_id` in `order` (None at either
+    end); `proposal_id` itself need not match (an item just decided leaves the queue but keeps its place)."""
+    record = get(session, proposal_id)
+    if order == "uncertain":  # as search orders: no confidence first, then the least confident, then by id
+        key: Any = func.coalesce(ProposalRecord.model_lead_confidence, -1.0)
+        mine: Any = record.model_lead_confidence if record.model_lead_confidence is not None else -1.0
+    else:
+        key, mine = ProposalRecord.id, proposal_id
+    after = (key > mine) | ((key == mine) & (ProposalRecord.id > proposal_id))
+    before = (key < mine) | ((key == mine) & (ProposalRecord.id < proposal_id))
+    if order == "newest":
+        after, before = before, after
+    forward = (key.asc(), ProposalRecord.id.asc())
+    backward = (key.desc(), ProposalRecord.id.desc())
+    if order == "newest":
+        forward, backward = backward, forward
+    ids = select(ProposalRecord.id)
+    following = session.scalar(_filtered(ids, filters).where(after).order_by(*forward).limit(1))
+    preceding = session.scalar(_filtered(ids, filters).where(before).order_by(*backward).limit(1))
+    return preceding, following
 
 
 def queue_size(session: Session) -> int:
@@ -189,6 +219,18 @@ def model_answer(record: ProposalRecord) -> dict[str, Any]:
     }
 
 
+def final_answer(record: ProposalRecord) -> dict[str, Any]:
+    """The assignment in force, as a reassignment's record keeps it beside what it changed."""
+    return {
+        "status": record.status.value,
+        "topic": record.topic,
+        "lead_department": record.lead_department,
+        "co_departments": list(record.co_departments),
+        "rejection_reason": record.rejection_reason,
+        "decided_by": record.decided_by,
+    }
+
+
 def record_review(
     session: Session,
     proposal_id: int,
@@ -198,13 +240,17 @@ def record_review(
     version: int | None,
     actor: Acting,
 ) -> tuple[ProposalRecord, ReviewRecord]:
-    """Apply a decided review (`values`: the new status and assignment) to a pending item, with its review
-    record and audit event; raises Conflict if someone else decided it first or it changed since `version`."""
+    """Apply a decided review (`values`: the new status and assignment) to a pending item, or for a
+    reassignment (改办) to a decided one, with its review record and audit event; raises Conflict if someone
+    else decided it first or it changed since `version`."""
     name = actor_of(actor).name
     record = get(session, proposal_id)
-    answer = model_answer(record)
+    reassign = action == ReviewAction.REASSIGN
+    answer = final_answer(record) if reassign else model_answer(record)
     at = now()
-    condition = (ProposalRecord.id == proposal_id) & (ProposalRecord.status == ProposalStatus.PENDING)
+    pending = ProposalRecord.status == ProposalStatus.PENDING
+    allowed = ~pending if reassign else pending
+    condition = (ProposalRecord.id == proposal_id) & allowed
     if version is not None:
         condition = condition & (ProposalRecord.version == version)
     statement = (
@@ -217,11 +263,15 @@ def record_review(
         session.rollback()
         current = get(session, proposal_id)
         session.refresh(current)
-        if current.status == ProposalStatus.PENDING:
-            raise Conflict(f"proposal {proposal_id} changed (version {current.version}); reload it and decide again")
-        by = f" by {current.decided_by}" if current.decided_by else ""
-        raise Conflict(f"proposal {proposal_id} was already decided{by} ({current.status}); reload it")
-    changes = {k: {"model": answer.get(k), "final": v} for k, v in values.items() if k != "status"}
+        shown = current.external_id or proposal_id
+        if reassign and current.status == ProposalStatus.PENDING:
+            raise Conflict(f"提案 {shown} 尚未复核，不能改办：请先接受、更正或不予立案")
+        if (current.status == ProposalStatus.PENDING) != reassign:
+            raise Conflict(f"提案 {shown} 已被修改（版本 {current.version}）：请刷新后重新处理")
+        by = f"由 {current.decided_by} " if current.decided_by else ""
+        raise Conflict(f"提案 {shown} 已{by}处理（{STATUSES[current.status]}）：请刷新后查看，如需更改请改办")
+    before = "before" if reassign else "model"
+    changes = {k: {before: answer.get(k), "final": v} for k, v in values.items() if k != "status" or reassign}
     review = ReviewRecord(
         proposal_id=proposal_id,
         reviewer=name,
@@ -233,7 +283,8 @@ def record_review(
     )
     session.add(review)
     session.flush()
-    session.add(audit_event(actor, action.audited_as, proposal_id, {"review_id": review.id, **changes}))
+    details = {"review_id": review.id, **changes, **({"reason": reason} if reassign else {})}
+    session.add(audit_event(actor, action.audited_as, proposal_id, details))
     session.commit()
     session.refresh(record)
     return record, review

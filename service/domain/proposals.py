@@ -8,7 +8,7 @@ assignment. The API's `ProposalOut` is this view as JSON; the reviewers' pages r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -154,6 +154,15 @@ def get(session: Session, proposal_id: int) -> ProposalView:
     return view(store.get(session, proposal_id))
 
 
+def resolved(filters: store.Filters, catalogue: Catalogue) -> store.Filters:
+    """The filters with a department or topic as typed (an alias, a short or former name: 住建局) resolved
+    to the catalogue's name, as a correction resolves one; an unknown name raises UnknownName (suggestions)."""
+    department = catalogue.department(filters.department) if filters.department else None
+    topic = catalogue.topic(filters.topic) if filters.topic else None
+    text = (filters.text or "").strip() or None
+    return replace(filters, department=department, topic=topic, text=text)
+
+
 def search(
     session: Session, filters: store.Filters, limit: int, offset: int, order: store.Order
 ) -> tuple[int, list[ProposalView]]:
@@ -163,11 +172,18 @@ def search(
 
 
 def queue(
-    session: Session, department: str | None, topic: str | None, limit: int, offset: int, order: store.Order
+    session: Session, filters: store.Filters, limit: int, offset: int, order: store.Order
 ) -> tuple[int, list[ProposalView]]:
-    """The review queue: pending proposals, filtered by suggested department and topic."""
-    filters = store.Filters(status=ProposalStatus.PENDING, department=department, topic=topic)
-    return search(session, filters, limit, offset, order)
+    """The review queue: pending proposals, filtered by suggested department, topic and words."""
+    return search(session, replace(filters, status=ProposalStatus.PENDING), limit, offset, order)
+
+
+def neighbours(
+    session: Session, proposal_id: int, filters: store.Filters, order: store.Order
+) -> tuple[int | None, int | None]:
+    """The pending items before and after `proposal_id` in the queue's order (None at either end), so a
+    reviewer goes on to the next item after a decision; `proposal_id` itself need not be pending any more."""
+    return store.neighbours(session, proposal_id, replace(filters, status=ProposalStatus.PENDING), order)
 
 
 def explanation(

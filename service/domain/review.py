@@ -1,4 +1,5 @@
-"""Review: a reviewer accepts the model's answer, corrects it, or rejects the filing (不予立案).
+"""Review: a reviewer accepts the model's answer, corrects it, or rejects the filing (不予立案); an item
+already routed, decided or rejected can be reassigned (改办) with a reason.
 
 The rules of a decision live here: names a reviewer types resolve through the catalogue (aliases, former
 names), a correction keeps what it does not change, the lead is never also a co-department. The store
@@ -12,17 +13,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from proposal_router.model.errors import InvalidRequest
+from proposal_router.model.errors import Conflict, InvalidRequest
 from proposal_router.service import store
 from proposal_router.service.catalogue import Catalogue
+from proposal_router.service.db.models import ProposalRecord
 from proposal_router.service.domain.proposals import ProposalView, view
 from proposal_router.service.statuses import ProposalStatus, ReviewAction
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A reviewer's decision on one item. For a correction, None means "keep the model's"; `version` is
-    the one the reviewer saw (None: do not check)."""
+    """A reviewer's decision on one item. For a correction, None means "keep the model's"; for a
+    reassignment, "keep the assignment in force" (of a rejected item: the model's); for an acceptance,
+    `co_departments` None adopts the model's and a list (even empty) replaces them. `version` is the one the
+    reviewer saw (None: do not check)."""
 
     action: ReviewAction
     lead_department: str | None = None
@@ -43,7 +47,7 @@ def _assignment(verdict: Verdict, answer: dict[str, Any], catalogue: Catalogue) 
     if verdict.action == ReviewAction.REJECT:
         return {"status": ProposalStatus.REJECTED, "rejection_reason": verdict.reason}
     lead, co = verdict.lead_department, verdict.co_departments
-    values = {
+    values: dict[str, Any] = {
         "status": ProposalStatus.REVIEWED,
         "topic": catalogue.topic(verdict.topic) if verdict.topic else answer["topic"],
         "lead_department": catalogue.department(lead) if lead else answer["lead_department"],
@@ -56,10 +60,32 @@ def _assignment(verdict: Verdict, answer: dict[str, Any], catalogue: Catalogue) 
     return values
 
 
+def _in_force(record: ProposalRecord) -> dict[str, Any]:
+    """What a reassignment starts from: the assignment in force, or for a rejected item the model's answer."""
+    if record.status == ProposalStatus.REJECTED:
+        return store.model_answer(record)
+    return {
+        "topic": record.topic,
+        "lead_department": record.lead_department,
+        "co_departments": list(record.co_departments),
+    }
+
+
 def decide(session: Session, proposal_id: int, verdict: Verdict, actor: store.Acting, catalogue: Catalogue) -> Reviewed:
-    """Decide a pending item; raises Conflict if someone else decided it first or it changed meanwhile."""
-    answer = store.model_answer(store.get(session, proposal_id))
-    values = _assignment(verdict, answer, catalogue)
+    """Decide a pending item, or reassign (改办) a routed, decided or rejected one; raises Conflict if someone
+    else decided it first or it changed meanwhile."""
+    record = store.get(session, proposal_id)
+    shown = record.external_id or proposal_id
+    if verdict.action == ReviewAction.REASSIGN:
+        if record.status == ProposalStatus.PENDING:
+            raise Conflict(f"提案 {shown} 尚未复核，不能改办：请先接受、更正或不予立案")
+        values = _assignment(verdict, _in_force(record), catalogue)
+        unchanged = all(values[k] == getattr(record, k) for k in ("topic", "lead_department", "co_departments"))
+        if unchanged and record.status != ProposalStatus.REJECTED:
+            raise InvalidRequest(f"提案 {shown} 的改办与现行交办相同：请指定新的主办单位、协办单位或主题")
+        values["rejection_reason"] = None
+    else:
+        values = _assignment(verdict, store.model_answer(record), catalogue)
     record, review = store.record_review(
         session, proposal_id, verdict.action, values, verdict.reason, verdict.version, actor
     )

@@ -175,7 +175,8 @@ def queue(
     done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
     offset = (page - 1) * QUEUE_PAGE
-    total, items = proposals.queue(session, department or None, topic or None, QUEUE_PAGE, offset, order)
+    filters = store.Filters(department=department or None, topic=topic or None)
+    total, items = proposals.queue(session, filters, QUEUE_PAGE, offset, order)
     context = {
         "user": user,
         "items": items,

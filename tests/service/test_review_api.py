@@ -117,11 +117,112 @@ def test_second_decision_is_a_conflict_and_the_first_is_kept(service: Service) -
     item = pending(service)[0]
     assert decide(service, item["id"], action="accept").status_code == 200
     late = decide(service, item["id"], action="correct", lead_department="市财政局")
-    assert late.status_code == 409 and "already decided by reviewer tester" in late.json()["detail"]
+    assert late.status_code == 409 and "已由 reviewer tester 处理" in late.json()["detail"]
+    assert str(item["external_id"]) in late.json()["detail"]  # the office's id, not the internal one
     stale = pending(service, 30)[0]
     assert decide(service, stale["id"], action="accept", version=stale["version"] + 5).status_code == 409
     kept = service.client.get(f"/v1/proposals/{item['id']}", headers=service.headers("reviewer")).json()
     assert kept["assignment"]["lead_department"] == item["routing"]["lead_department"]["name"]
+
+
+def test_accepting_the_lead_only_leaves_the_model_co_departments_out(service: Service) -> None:
+    with_co = [p for p in pending(service, 60) if p["routing"]["co_departments"]]
+    assert len(with_co) >= 2, "the demo intake should suggest co-departments for some pending items"
+    lead_only = decide(service, with_co[0]["id"], action="accept", co_departments=[])
+    assert lead_only.status_code == 200, lead_only.text
+    assignment = lead_only.json()["proposal"]["assignment"]
+    assert assignment["lead_department"] == with_co[0]["routing"]["lead_department"]["name"]
+    assert assignment["co_departments"] == []
+    everything = decide(service, with_co[1]["id"], action="accept").json()["proposal"]["assignment"]
+    assert everything["co_departments"] == [c["name"] for c in with_co[1]["routing"]["co_departments"]]
+
+
+def test_reassigning_a_decided_item_needs_a_reason_and_is_audited(service: Service) -> None:
+    item = pending(service)[0]
+    assert decide(service, item["id"], action="accept").status_code == 200
+    no_reason = decide(service, item["id"], action="reassign", lead_department="市人社局")
+    assert no_reason.status_code == 422 and "改办须填写理由" in no_reason.text
+    same = decide(
+        service,
+        item["id"],
+        action="reassign",
+        reason="核对",
+        lead_department=item["routing"]["lead_department"]["name"],
+    )
+    assert same.status_code == 422 and "与现行交办相同" in same.json()["detail"]
+    moved = decide(
+        service,
+        item["id"],
+        action="reassign",
+        lead_department="市人社局",
+        co_departments=["市财政局"],
+        reason="属就业政策",
+    )
+    assert moved.status_code == 200, moved.text
+    decided = moved.json()["proposal"]
+    assert decided["status"] == "reviewed" and decided["version"] == item["version"] + 2
+    assert decided["assignment"]["lead_department"] == "市人力资源和社会保障局"  # 市人社局 is an alias
+    assert decided["assignment"]["co_departments"] == ["市财政局"]
+    assert decided["routing"] == item["routing"]
+    with service.state.sessions() as session:
+        event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        review = session.scalars(select(ReviewRecord).order_by(ReviewRecord.id.desc())).first()
+    assert event is not None and event.action == "review.reassign" and event.proposal_id == item["id"]
+    assert event.details["lead_department"] == {
+        "before": item["routing"]["lead_department"]["name"],
+        "final": "市人力资源和社会保障局",
+    }
+    assert event.details["reason"] == "属就业政策" and event.details["status"]["before"] == "reviewed"
+    assert review is not None and review.action == "reassign" and review.reason == "属就业政策"
+    export = service.client.get("/v1/export/training-data?format=jsonl", headers=service.headers("analyst")).text
+    assert (
+        '"lead_department": "市人力资源和社会保障局"' in export
+        or '"lead_department":"市人力资源和社会保障局"' in export
+    )
+
+
+def test_reassign_turns_a_rejection_back_and_changes_an_automatic_routing(service: Service) -> None:
+    posted = service.client.post("/v1/proposals", json=intake(20), headers=service.headers("screener")).json()
+    auto = next(p for p in posted if p["status"] == "auto")
+    waiting = [p for p in posted if p["status"] == "pending"]
+    assert (
+        decide(service, waiting[0]["id"], action="reassign", reason="x", lead_department="市财政局").status_code == 409
+    )
+    assert decide(service, waiting[0]["id"], action="reject", reason="属个人诉求").status_code == 200
+    back = decide(service, waiting[0]["id"], action="reassign", reason="经核实属公共事务")
+    assert back.status_code == 200, back.text
+    restored = back.json()["proposal"]
+    assert restored["status"] == "reviewed" and restored["rejection_reason"] is None
+    assert restored["assignment"]["lead_department"] == waiting[0]["routing"]["lead_department"]["name"]
+    changed = decide(service, auto["id"], action="reassign", reason="改由财政局", lead_department="市财政局")
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["proposal"]["status"] == "reviewed"
+    assert changed.json()["proposal"]["decided_by"] == "reviewer tester"
+    stale = decide(
+        service, auto["id"], action="reassign", reason="再改", lead_department="市教育局", version=auto["version"]
+    )
+    assert stale.status_code == 409 and "已被修改" in stale.json()["detail"]
+
+
+def test_queue_and_listing_search_words_and_resolve_department_aliases(service: Service) -> None:
+    posted = service.client.post("/v1/proposals", json=intake(40), headers=service.headers("screener")).json()
+    waiting = [p for p in posted if p["status"] == "pending"]
+    reviewer = service.headers("reviewer")
+    target = waiting[0]
+    for q in (target["external_id"], target["submitter"], f"{target['title'][:4]} {target['body'][-6:]}"):
+        found = service.client.get("/v1/review", params={"q": q, "limit": 100}, headers=reviewer).json()
+        assert target["id"] in [p["id"] for p in found["items"]], q
+        assert all(p["status"] == "pending" for p in found["items"])
+    nothing = service.client.get("/v1/review", params={"q": "绝无此词"}, headers=reviewer).json()
+    assert nothing["total"] == 0
+    housing = [p for p in posted if (p["assignment"] or {}).get("lead_department") == "市住房和城乡建设局"]
+    assert housing, "the demo intake routes some proposals to 住建局 automatically"
+    by_alias = service.client.get(
+        "/v1/proposals", params={"department": "住建局", "status": "auto", "limit": 100}, headers=reviewer
+    ).json()
+    assert sorted(p["id"] for p in by_alias["items"]) == sorted(p["id"] for p in housing)
+    unknown = service.client.get("/v1/proposals", params={"department": "市不存在局"}, headers=reviewer)
+    assert unknown.status_code == 422 and "未知的单位" in unknown.json()["detail"]
 
 
 def race(service: Service, item_id: int) -> list[int]:

@@ -129,11 +129,11 @@ def test_bad_decisions_are_explained_on_the_page(service: Service) -> None:
     response = service.client.post(f"/ui/proposals/{first['id']}", data=unknown)
     assert response.status_code == 422 and "未知的单位" in response.text
     no_reason = service.client.post(f"/ui/proposals/{first['id']}", data={"csrf": csrf, "action": "reject"})
-    assert no_reason.status_code == 422 and "不予立案 needs a reason" in no_reason.text
+    assert no_reason.status_code == 422 and "不予立案须填写理由" in no_reason.text
     reject = {"csrf": csrf, "action": "reject", "reason": "属个人诉求"}
     assert service.client.post(f"/ui/proposals/{second['id']}", data=reject).url.path == "/ui/queue"
     again = service.client.post(f"/ui/proposals/{second['id']}", data={"csrf": csrf, "action": "accept"})
-    assert again.status_code == 409 and "already decided by reviewer tester" in again.text
+    assert again.status_code == 409 and "已由 reviewer tester 处理" in again.text
 
 
 def test_revoking_the_key_ends_the_browser_session(service: Service) -> None:

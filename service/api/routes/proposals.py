@@ -63,17 +63,20 @@ def submit(
 @router.get("", response_model=Page, summary="List proposals, newest first, filtered and paginated")
 def listing(
     session: DB,
+    state: State,
     _: Screener,
     status_: Annotated[ProposalStatus | None, Query(alias="status")] = None,
-    department: str | None = None,
+    department: Annotated[str | None, Query(description="lead; an alias or former name (住建局) resolves")] = None,
     topic: str | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="words, all in title, body, 提案人 or 编号")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     order: Literal["newest", "oldest", "uncertain"] = "newest",
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page:
-    filters = store.Filters(status=status_, department=department, topic=topic, since=since, until=until)
+    typed = store.Filters(status=status_, department=department, topic=topic, since=since, until=until, text=q)
+    filters = proposals.resolved(typed, state.catalogue)
     total, items = proposals.search(session, filters, limit, offset, order)
     return Page(total=total, limit=limit, offset=offset, items=[ProposalOut.of(i) for i in items])
 
