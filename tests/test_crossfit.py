@@ -64,7 +64,7 @@ def test_train_cross_fits_every_row_and_records_it(tmp_path: Path, capsys: pytes
     assert manifest.crossfit is not None and manifest.crossfit.folds == 5 and manifest.crossfit.rows == 60
     assert manifest.metrics["source"] == "out-of-fold" and manifest.metrics["lead_department"]["n"] == 60
     report = (tmp_path / "m" / "training" / "evaluation" / "report.md").read_text("utf-8")
-    assert "Out-of-fold (5-fold cross-fitted)" in report
+    assert report.startswith(f"# {data} 全部 60 行的交叉拟合（5 折）袋外预测\n\n## 概要")
     assert manifest.components[0] == "baseline" and "mentions" not in manifest.components  # no taxonomy
 
 
@@ -76,7 +76,8 @@ def test_holdout_keeps_a_true_test_split(tmp_path: Path) -> None:
     assert manifest.training_data.splits == {"cross-fitted": 45, "held-out test": 15}
     assert manifest.metrics["source"] == "held-out" and manifest.metrics["lead_department"]["n"] == 15
     assert manifest.metrics["out_of_fold"]["lead_department"]["n"] == 45
-    assert (tmp_path / "m" / "training" / "evaluation" / "held-out" / "report.md").is_file()
+    held_out = (tmp_path / "m" / "training" / "evaluation" / "held-out" / "report.md").read_text("utf-8")
+    assert held_out.startswith(f"# {data} 的留出测试集\n")
 
 
 def test_unavailable_component_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

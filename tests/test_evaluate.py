@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib import font_manager
+from matplotlib.text import Text
 
 from proposal_router.model.manifest import RoutingSettings
 from proposal_router.training import evaluate
@@ -207,7 +209,7 @@ def test_misaligned_probabilities_are_rejected() -> None:
 def test_write_evaluation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(evaluate, "_cjk_font", lambda: None)
     out = tmp_path / "eval"
-    metrics = write_evaluation(out, _evaluation(), "Test evaluation")
+    metrics = write_evaluation(out, _evaluation(), "测试评估")
 
     assert sorted(p.name for p in out.iterdir()) == [
         "confusion_lead.png",
@@ -219,10 +221,82 @@ def test_write_evaluation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     for name in ("confusion_lead.png", "reliability.png", "risk_coverage.png"):
         assert (out / name).read_bytes().startswith(b"\x89PNG")
     assert json.loads((out / "metrics.json").read_text(encoding="utf-8")) == metrics
+    assert "lead_department" in metrics and "auto_precision" in metrics["routing"]  # identifiers stay English
 
     report = (out / "report.md").read_text(encoding="utf-8")
-    assert report.startswith("# Test evaluation")
+    assert report.startswith("# 测试评估\n\n## 概要\n\n| 指标 | 数值 |")
+    assert "| 主办单位准确率 | 0.700 |" in report
+    assert "## 主办单位：各类别指标" in report and "| 类别 | 样本数 | 精确率 | 召回率 | F1 |" in report
+    assert "## 最常见的混淆（主办单位，真实 → 预测）" in report
     assert f"| {EDU} | {HEALTH} | 2 | `P02`: {LONG}（第2号）<br>`P03`:" in report
-    assert "| text_too_short | 1 |" in report
+    assert "| 内容过短 | text_too_short | 1 |" in report
+    assert "| 单位 | 提案数 | 自动交办给该单位 | 精确率 | 覆盖率 |" in report
+    assert "有已知真实标签的行数：主办单位 10 行，主题 8 行，协办单位 4 行。" in report
+    assert "apt-get install fonts-noto-cjk" in report
     assert f"| 3 | {TRAFFIC} |" in report  # numbered axis legend, since no CJK font was available
     assert "(confusion_lead.png)" in report
+    for english in ("Summary", "Metric", "Routing", "Department", "Plots", "accuracy"):
+        assert english not in report
+
+
+def _cjk_installed() -> bool:
+    return any("NotoSansCJK" in Path(p).name for p in font_manager.findSystemFonts())
+
+
+needs_cjk = pytest.mark.skipif(not _cjk_installed(), reason="fonts-noto-cjk is not installed")
+
+
+@needs_cjk
+def test_a_stale_font_cache_is_rebuilt_to_find_noto_sans_cjk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cache matplotlib built before fonts-noto-cjk was installed: no CJK font in it.
+    stale = [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    cache = tmp_path / "fontlist.json"
+    monkeypatch.setattr(evaluate, "_font_cache", lambda: cache)
+
+    assert evaluate._cjk_font() == "Noto Sans CJK SC"
+    assert "Noto Sans CJK SC" in {f.name for f in font_manager.fontManager.ttflist}
+    assert "Noto Sans CJK SC" in cache.read_text(encoding="utf-8")  # the next run reads the fixed cache
+
+
+def test_without_a_cjk_font_a_chinese_warning_names_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda *a, **k: [])
+    cache = tmp_path / "fontlist.json"
+    cache.write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(evaluate, "_font_cache", lambda: cache)
+
+    assert evaluate._cjk_font() is None
+    err = capsys.readouterr().err
+    assert "未找到中文字体" in err and "apt-get install fonts-noto-cjk" in err
+    assert not cache.exists()  # deleted, so matplotlib rebuilds it once the font is installed
+
+
+@needs_cjk
+def test_every_text_of_the_plots_is_drawn_in_the_cjk_font(tmp_path: Path) -> None:
+    font = evaluate._cjk_font()
+    assert font == "Noto Sans CJK SC"
+    lead = evaluate._head(_evaluation(), "lead")
+    assert lead is not None
+    figures = [
+        evaluate._plot_confusion(lead, font, tmp_path / "c.png"),
+        evaluate._plot_reliability(lead, font, tmp_path / "r.png"),
+        evaluate._plot_risk_coverage(lead, font, 0.85, 0.9, tmp_path / "k.png"),
+    ]
+    titles = [fig.axes[0].get_title() for fig in figures]
+    assert titles[0] == "主办单位混淆矩阵（按行归一化）"
+    assert titles[1].startswith("主办单位可靠性图") and titles[2].startswith("置信度阈值变化时的风险-覆盖曲线")
+    for fig in figures:
+        texts = [t for t in fig.findobj(Text) if t.get_text()]
+        assert any(t.get_text() == EDU for t in texts) or fig is not figures[0]
+        legend = fig.axes[0].get_legend()
+        assert legend is None or all(
+            "准确率" in t.get_text() or "校准" in t.get_text() or "目标" in t.get_text() or "阈值" in t.get_text()
+            for t in legend.get_texts()
+        )
+        for text in texts:
+            path = font_manager.findfont(text.get_fontproperties(), fallback_to_default=False)
+            assert "NotoSansCJK" in Path(path).name, (text.get_text(), path)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
-from matplotlib import font_manager
+from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
@@ -23,30 +26,46 @@ from proposal_router.training.calibrate import wilson_lower
 from proposal_router.training.data import Example
 
 N_BINS = 10
+# Debian's fonts-noto-cjk first: the one scripts/install.sh installs and the tests check for.
 _CJK_FONTS = (
     "Noto Sans CJK SC",
+    "Noto Serif CJK SC",
     "WenQuanYi Micro Hei",
     "WenQuanYi Zen Hei",
     "SimHei",
     "Source Han Sans SC",
     "AR PL UMing CN",
 )
-_SUMMARY = (
-    ("lead_department", "accuracy", "Lead department accuracy"),
-    ("lead_department", "top3_accuracy", "Lead department top-3 accuracy"),
-    ("lead_department", "macro_f1", "Lead department macro-F1"),
-    ("topic", "accuracy", "Topic accuracy"),
-    ("topic", "macro_f1", "Topic macro-F1"),
-    ("co_departments", "micro_f1", "Co-department micro-F1"),
-    ("co_departments", "precision", "Co-department precision"),
-    ("co_departments", "recall", "Co-department recall"),
-    ("co_departments", "suggestions_with_one_right", "Co-department suggestions with at least one right"),
-    ("routing", "auto_precision", "Auto-routing precision"),
-    ("routing", "coverage", "Auto-routing coverage"),
-    ("calibration", "ece", "Expected calibration error"),
-    ("routing", "aurc", "Area under the risk–coverage curve"),
+_NO_CJK_FONT = (
+    "警告：未找到中文字体（Noto Sans CJK SC），评估图的中文将无法显示，混淆矩阵坐标改用编号。"
+    "请安装 Debian 的 fonts-noto-cjk：sudo apt-get install fonts-noto-cjk；"
+    "已删除 matplotlib 的字体缓存 {cache}，安装后重新运行即可。"
 )
-_HEAD_TITLES = {"lead": "Lead department", "topic": "Topic"}
+_SUMMARY = (
+    ("lead_department", "accuracy", "主办单位准确率"),
+    ("lead_department", "top3_accuracy", "主办单位前三命中率"),
+    ("lead_department", "macro_f1", "主办单位宏平均F1"),
+    ("topic", "accuracy", "主题准确率"),
+    ("topic", "macro_f1", "主题宏平均F1"),
+    ("co_departments", "micro_f1", "协办单位微平均F1"),
+    ("co_departments", "precision", "协办单位精确率"),
+    ("co_departments", "recall", "协办单位召回率"),
+    ("co_departments", "suggestions_with_one_right", "协办建议中至少对一个的比例"),
+    ("routing", "auto_precision", "自动交办精确率"),
+    ("routing", "coverage", "自动交办覆盖率"),
+    ("calibration", "ece", "期望校准误差（ECE）"),
+    ("routing", "aurc", "风险-覆盖曲线下面积（AURC）"),
+)
+_HEAD_TITLES = {"lead": "主办单位", "topic": "主题"}
+_COUNTED = {"lead_department": "主办单位", "topic": "主题", "co_departments": "协办单位"}
+# The reviewers' words for policy.review_reason's codes (service.labels.REASONS says the same).
+_REASONS = {
+    "low_confidence": "置信度低",
+    "no_safe_threshold": "未达可自动交办条件",
+    "near_tie": "两个单位接近",
+    "text_too_short": "内容过短",
+    "no_lead_model": "模型不含主办单位",
+}
 
 
 @dataclass
@@ -248,10 +267,60 @@ def compute_metrics(ev: Evaluation) -> dict[str, Any]:
     return metrics
 
 
-def _cjk_font() -> str | None:
-    """A font that can draw Chinese tick labels; without one the plots fall back to numbered classes."""
+def _installed_cjk() -> str | None:
     installed = {f.name for f in font_manager.fontManager.ttflist}
     return next((name for name in _CJK_FONTS if name in installed), None)
+
+
+def _font_cache() -> Path:
+    return Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+
+
+def _rescan_fonts() -> None:
+    """Add the system's fonts a stale matplotlib cache does not list, and write the cache afresh.
+
+    matplotlib reads its font list from a cache built once; fonts installed after it (fonts-noto-cjk) stay
+    invisible and the plots silently lose their Chinese.
+    """
+    manager = font_manager.fontManager
+    known = {str(Path(f.fname)) for f in manager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if str(Path(path)) not in known:
+            try:
+                manager.addfont(path)
+            except (OSError, RuntimeError, ValueError):  # an unreadable font file is skipped, as matplotlib does
+                continue
+    with contextlib.suppress(OSError):  # a read-only cache directory: found again next time, only slower
+        font_manager.json_dump(manager, _font_cache())
+
+
+def _cjk_font() -> str | None:
+    """A font that can draw Chinese: found in matplotlib's list, or after rebuilding a stale one, or None.
+
+    Without one the plots' Chinese would be empty boxes; the confusion-matrix axes are then numbered, a
+    Chinese warning says which package to install, and the cache is deleted so the next run rebuilds it.
+    """
+    name = _installed_cjk()
+    if name is None:
+        _rescan_fonts()
+        name = _installed_cjk()
+    if name is None:
+        cache = _font_cache()
+        cache.unlink(missing_ok=True)
+        print(_NO_CJK_FONT.format(cache=cache), file=sys.stderr)
+    return name
+
+
+def _style(font: str | None) -> contextlib.AbstractContextManager[Any]:
+    """Every text of a figure (title, axes, legend, ticks) in the CJK font, with a plain minus it can draw."""
+    if font is None:
+        return contextlib.nullcontext()
+    return rc_context(
+        {
+            "font.family": [font, "sans-serif"],  # kept by each text's FontProperties, not looked up later
+            "axes.unicode_minus": False,
+        }
+    )
 
 
 def _save(fig: Figure, path: Path) -> None:
@@ -260,60 +329,84 @@ def _save(fig: Figure, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _plot_confusion(h: _Head, font: str | None, path: Path) -> None:
+def _plot_confusion(h: _Head, font: str | None, path: Path) -> Figure:
     matrix = confusion_matrix(h.gold, h.pred, labels=h.classes).astype(float)
     matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     k = len(h.classes)
     ticks = h.classes if font else [str(i) for i in range(1, k + 1)]
     size = max(5.0, 0.3 * k + 2.5)
-    fig = Figure(figsize=(size + 1, size), layout="constrained")
-    ax = fig.add_subplot()
-    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the gold row")
-    fontsize = 7 if k > 15 else 9
-    ax.set_xticks(range(k), ticks, rotation=90, fontsize=fontsize, fontfamily=font or "sans-serif")
-    ax.set_yticks(range(k), ticks, fontsize=fontsize, fontfamily=font or "sans-serif")
-    ax.set(xlabel="predicted", ylabel="gold", title=f"{_HEAD_TITLES[h.name]} confusion (row-normalised)")
-    _save(fig, path)
+    with _style(font):
+        fig = Figure(figsize=(size + 1, size), layout="constrained")
+        ax = fig.add_subplot()
+        image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+        fig.colorbar(image, ax=ax, shrink=0.8, label="占真实类别的比例" if font else "share of the gold row")
+        fontsize = 7 if k > 15 else 9
+        ax.set_xticks(range(k), ticks, rotation=90, fontsize=fontsize)
+        ax.set_yticks(range(k), ticks, fontsize=fontsize)
+        if font:
+            ax.set(xlabel="预测", ylabel="真实", title=f"{_HEAD_TITLES[h.name]}混淆矩阵（按行归一化）")
+        else:  # no font could draw Chinese: English rather than empty boxes
+            ax.set(xlabel="predicted", ylabel="gold", title="Confusion matrix (row-normalised)")
+        _save(fig, path)
+    return fig
 
 
-def _plot_reliability(h: _Head, path: Path) -> None:
+def _plot_reliability(h: _Head, font: str | None, path: Path) -> Figure:
     count, accuracy, _ = _bins(h)
     centers = (np.arange(N_BINS) + 0.5) / N_BINS
-    fig = Figure(figsize=(5.5, 5), layout="constrained")
-    ax = fig.add_subplot()
-    bars = ax.bar(centers, accuracy, width=1 / N_BINS, edgecolor="black", alpha=0.7, label="accuracy")
-    ax.bar_label(bars, labels=[str(c) if c else "" for c in count], fontsize=8)
-    ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
-    ax.set(
-        xlim=(0, 1),
-        ylim=(0, 1.08),
-        xlabel="top-1 confidence",
-        ylabel="accuracy",
-        title=f"{_HEAD_TITLES[h.name]} reliability (ECE {_ece(h):.3f}; bar labels = rows)",
-    )
-    ax.legend(loc="upper left")
-    _save(fig, path)
+    zh = font is not None
+    with _style(font):
+        fig = Figure(figsize=(5.5, 5), layout="constrained")
+        ax = fig.add_subplot()
+        bars = ax.bar(
+            centers, accuracy, width=1 / N_BINS, edgecolor="black", alpha=0.7, label="准确率" if zh else "accuracy"
+        )
+        ax.bar_label(bars, labels=[str(c) if c else "" for c in count], fontsize=8)
+        ax.plot([0, 1], [0, 1], "--", color="gray", label="完美校准" if zh else "perfect calibration")
+        ece = f"{_ece(h):.3f}"
+        ax.set(
+            xlim=(0, 1),
+            ylim=(0, 1.08),
+            xlabel="最高置信度" if zh else "top-1 confidence",
+            ylabel="准确率" if zh else "accuracy",
+            title=f"{_HEAD_TITLES[h.name]}可靠性图（ECE {ece}；柱上数字为行数）"
+            if zh
+            else f"Reliability (ECE {ece}; bar labels = rows)",
+        )
+        ax.legend(loc="upper left")
+        _save(fig, path)
+    return fig
 
 
-def _plot_risk_coverage(h: _Head, threshold: float | None, target: float, path: Path) -> None:
+def _plot_risk_coverage(h: _Head, font: str | None, threshold: float | None, target: float, path: Path) -> Figure:
     order = np.argsort(-h.confidence, kind="stable")
     counts = np.arange(1, len(order) + 1)
-    fig = Figure(figsize=(6, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.plot(counts / len(order), np.cumsum(h.correct[order]) / counts, label="accuracy of the auto-routed set")
-    ax.axhline(target, color="red", linestyle="--", label=f"target precision {target:.2f}")
-    if threshold is not None:
-        covered = float(np.mean(np.round(h.confidence, 6) >= threshold))
-        ax.axvline(covered, color="green", linestyle=":", label=f"threshold {threshold:.2f}")
-    ax.set(
-        xlim=(0, 1),
-        xlabel="coverage (share routed automatically)",
-        ylabel="accuracy",
-        title=f"Risk–coverage as the confidence threshold sweeps (AURC {aurc(h.confidence, h.correct):.3f})",
-    )
-    ax.legend(loc="lower left")
-    _save(fig, path)
+    zh = font is not None
+    with _style(font):
+        fig = Figure(figsize=(6, 4.5), layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot(
+            counts / len(order),
+            np.cumsum(h.correct[order]) / counts,
+            label="自动交办部分的准确率" if zh else "accuracy of the auto-routed set",
+        )
+        ax.axhline(
+            target, color="red", linestyle="--", label=f"目标精确率 {target:.2f}" if zh else f"target {target:.2f}"
+        )
+        if threshold is not None:
+            covered = float(np.mean(np.round(h.confidence, 6) >= threshold))
+            label = f"阈值 {threshold:.2f}" if zh else f"threshold {threshold:.2f}"
+            ax.axvline(covered, color="green", linestyle=":", label=label)
+        area = f"{aurc(h.confidence, h.correct):.3f}"
+        ax.set(
+            xlim=(0, 1),
+            xlabel="覆盖率（自动交办的比例）" if zh else "coverage (share routed automatically)",
+            ylabel="准确率" if zh else "accuracy",
+            title=f"置信度阈值变化时的风险-覆盖曲线（AURC {area}）" if zh else f"Risk-coverage (AURC {area})",
+        )
+        ax.legend(loc="lower left")
+        _save(fig, path)
+    return fig
 
 
 def _fmt(value: float | None) -> str:
@@ -328,7 +421,7 @@ def _per_class(h: _Head) -> list[str]:
     precision, recall, f1, support = precision_recall_fscore_support(h.gold, h.pred, labels=h.classes, zero_division=0)
     predicted = Counter(h.pred)
     rows = sorted((i for i, name in enumerate(h.classes) if support[i] or predicted[name]), key=lambda i: -support[i])
-    lines = ["| Label | Support | Precision | Recall | F1 |", "|---|---:|---:|---:|---:|"]
+    lines = ["| 类别 | 样本数 | 精确率 | 召回率 | F1 |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {h.classes[i]} | {support[i]} | {precision[i]:.3f} | {recall[i]:.3f} | {f1[i]:.3f} |" for i in rows]
     return lines
 
@@ -336,8 +429,8 @@ def _per_class(h: _Head) -> list[str]:
 def _confusions(h: _Head) -> list[str]:
     pairs = Counter((g, p) for g, p in zip(h.gold, h.pred, strict=True) if g != p)
     if not pairs:
-        return ["No confusions: every prediction was correct."]
-    lines = ["| Gold | Predicted | Count | Examples |", "|---|---|---:|---|"]
+        return ["没有混淆：全部预测正确。"]
+    lines = ["| 真实 | 预测 | 行数 | 示例 |", "|---|---|---:|---|"]
     for (gold, pred), count in pairs.most_common(10):
         shown = [e for e, g, p in zip(h.examples, h.gold, h.pred, strict=True) if (g, p) == (gold, pred)][:2]
         examples = "<br>".join(f"`{_cell(e.id)}`: {_cell(e.text)[:80]}" for e in shown)
@@ -347,28 +440,28 @@ def _confusions(h: _Head) -> list[str]:
 
 def _routing_section(routing: dict[str, Any]) -> list[str]:
     lines = [
-        f"- Threshold on calibrated lead confidence: {routing['threshold']:.3f}",
-        f"- Target precision: {routing['target_precision']:.3f}",
-        f"- Auto-routing precision: {_fmt(routing['auto_precision'])}",
-        f"- Coverage: {routing['coverage']:.3f} ({routing['n_auto']} auto, {routing['n_review']} review)",
-        f"- Area under the risk–coverage curve (AURC, lower is better): {routing['aurc']:.3f}",
+        f"- 自动交办阈值（校准后的主办单位置信度）：{routing['threshold']:.3f}",
+        f"- 目标精确率：{routing['target_precision']:.3f}",
+        f"- 自动交办精确率：{_fmt(routing['auto_precision'])}",
+        f"- 覆盖率：{routing['coverage']:.3f}（自动交办 {routing['n_auto']} 件，人工复核 {routing['n_review']} 件）",
+        f"- 风险-覆盖曲线下面积（AURC，越低越好）：{routing['aurc']:.3f}",
         "",
-        "| Review reason | Count |",
-        "|---|---:|",
+        "| 复核原因 | 代码 | 件数 |",
+        "|---|---|---:|",
     ]
-    lines += [f"| {code} | {count} |" for code, count in routing["reasons"].items()]
+    lines += [f"| {_REASONS.get(code, code)} | {code} | {count} |" for code, count in routing["reasons"].items()]
     lines += [
         "",
-        "### Operating point per department",
+        "### 各单位的自动交办情况",
         "",
-        "Precision: share right of the proposals routed to the department automatically (95% lower bound in",
-        "brackets). Coverage: share of the department's own proposals that reached it without review.",
+        "精确率：自动交办给该单位的提案中正确的比例（括号内为95%置信下限）。",
+        "覆盖率：该单位自己的提案中无需复核即交办到该单位的比例。",
         "",
-        "| Department | Proposals | Auto-routed to it | Precision | Coverage |",
+        "| 单位 | 提案数 | 自动交办给该单位 | 精确率 | 覆盖率 |",
         "|---|---:|---:|---:|---:|",
     ]
     for d in routing["departments"]:
-        precision = "—" if d["precision"] is None else f"{d['precision']:.3f} (≥ {d['precision_lower']:.3f})"
+        precision = "—" if d["precision"] is None else f"{d['precision']:.3f}（≥ {d['precision_lower']:.3f}）"
         lines.append(
             f"| {d['department']} | {d['proposals']} | {d['auto_routed']} | {precision} | {d['coverage']:.3f} |"
         )
@@ -376,36 +469,37 @@ def _routing_section(routing: dict[str, Any]) -> list[str]:
 
 
 def _report(title: str, metrics: dict[str, Any], heads: list[_Head], font: str | None) -> str:
-    lines = [f"# {title}", "", "## Summary", "", "| Metric | Value |", "|---|---:|"]
+    lines = [f"# {title}", "", "## 概要", "", "| 指标 | 数值 |", "|---|---:|"]
     lines += [f"| {name} | {_fmt(metrics[g][k])} |" for g, k, name in _SUMMARY if g in metrics]
-    counts = ", ".join(
-        f"{m.replace('_', ' ')} {metrics[m]['n']}"
-        for m in ("lead_department", "topic", "co_departments")
-        if m in metrics
-    )
-    lines += ["", f"Rows with a known gold label: {counts}."]
+    counts = "，".join(f"{_COUNTED[m]} {metrics[m]['n']} 行" for m in _COUNTED if m in metrics)
+    lines += ["", f"有已知真实标签的行数：{counts}。"]
     for h in heads:
-        lines += ["", f"## {_HEAD_TITLES[h.name]} per class", "", *_per_class(h)]
+        lines += ["", f"## {_HEAD_TITLES[h.name]}：各类别指标", "", *_per_class(h)]
     if heads:
         primary = heads[0]
-        lines += ["", f"## Worst confusions ({_HEAD_TITLES[primary.name].lower()}, gold → predicted)", ""]
+        lines += ["", f"## 最常见的混淆（{_HEAD_TITLES[primary.name]}，真实 → 预测）", ""]
         lines += _confusions(primary)
     if "routing" in metrics:
-        lines += ["", "## Routing", "", *_routing_section(metrics["routing"])]
+        lines += ["", "## 自动交办", "", *_routing_section(metrics["routing"])]
     if heads:
         lines += [
             "",
-            "## Plots",
+            "## 图表",
             "",
-            "![Confusion matrix](confusion_lead.png)",
+            "![混淆矩阵](confusion_lead.png)",
             "",
-            "![Reliability diagram](reliability.png)",
+            "![可靠性图](reliability.png)",
             "",
-            "![Risk–coverage](risk_coverage.png)",
+            "![风险-覆盖曲线](risk_coverage.png)",
         ]
         if font is None:
-            lines += ["", "No CJK font was found, so the confusion-matrix axes are numbered:", ""]
-            lines += ["| # | Label |", "|---:|---|"]
+            lines += [
+                "",
+                "未找到中文字体（请安装 fonts-noto-cjk：`apt-get install fonts-noto-cjk`），"
+                "图中文字为英文，混淆矩阵坐标改用编号：",
+                "",
+            ]
+            lines += ["| 编号 | 类别 |", "|---:|---|"]
             lines += [f"| {i} | {name} |" for i, name in enumerate(heads[0].classes, 1)]
     return "\n".join(lines) + "\n"
 
@@ -422,7 +516,7 @@ def write_evaluation(out_dir: Path, ev: Evaluation, title: str) -> dict[str, Any
         primary = heads[0]
         threshold = ev.routing.lead_threshold if primary.name == "lead" else None
         _plot_confusion(primary, font, out_dir / "confusion_lead.png")
-        _plot_reliability(primary, out_dir / "reliability.png")
-        _plot_risk_coverage(primary, threshold, ev.routing.target_precision, out_dir / "risk_coverage.png")
+        _plot_reliability(primary, font, out_dir / "reliability.png")
+        _plot_risk_coverage(primary, font, threshold, ev.routing.target_precision, out_dir / "risk_coverage.png")
     (out_dir / "report.md").write_text(_report(title, metrics, heads, font), encoding="utf-8")
     return metrics

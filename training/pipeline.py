@@ -308,7 +308,7 @@ def _build_bundle(
         routing=routing,
         co_threshold=manifest.co_threshold(),
     )
-    title = f"Out-of-fold ({config.folds}-fold cross-fitted) predictions of all {len(fit_rows)} rows of {data.path}"
+    title = f"{data.path} 全部 {len(fit_rows)} 行的交叉拟合（{config.folds} 折）袋外预测"
     evaluation = work / EVALUATION
     manifest.metrics = {"source": "out-of-fold", **write_evaluation(evaluation, oof, title)}
     _report_remapped(evaluation / "report.md", data)
@@ -326,7 +326,7 @@ def _build_bundle(
             routing=manifest.routing,
             co_threshold=manifest.co_threshold(),
         )
-        metrics = write_evaluation(evaluation / "held-out", held_out, f"Held-out test split of {data.path}")
+        metrics = write_evaluation(evaluation / "held-out", held_out, f"{data.path} 的留出测试集")
         manifest.metrics = {"source": "held-out", **metrics, "out_of_fold": manifest.metrics}
     write_manifest(work, manifest)
     return manifest
