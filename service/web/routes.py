@@ -1,9 +1,11 @@
-"""The reviewers' pages: log in with a key, work the queue, accept, correct or reject (不予立案) one item."""
+"""The reviewers' pages: log in with a key, work the queue, accept, correct or reject (不予立案) one item and
+go on to the next, reassign (改办) a decided one."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -11,9 +13,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader
 from pydantic import ValidationError
 
-from proposal_router.model.errors import Conflict, InvalidRequest, UnknownName
+from proposal_router.model.errors import Conflict, InvalidRequest, NotFound, UnknownName
 from proposal_router.model.intake.records import split_list
 from proposal_router.service import store
+from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.deps import DB, Services
 from proposal_router.service.domain import keys, proposals, review
 from proposal_router.service.domain.proposals import ProposalView
@@ -162,6 +165,60 @@ def logout(user: User, state: State, session: DB, csrf: Annotated[str, Form()] =
     return response
 
 
+Order = Literal["uncertain", "oldest"]
+ORDERS: tuple[Order, ...] = ("uncertain", "oldest")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where in the queue a reviewer works: its filters and order, carried from the queue to an item and
+    on to the next one, so J/K and "next after a decision" follow the list the reviewer was looking at."""
+
+    department: str = ""
+    topic: str = ""
+    q: str = ""
+    order: Order = "uncertain"
+
+    @classmethod
+    def of(cls, query: str) -> Place:
+        """From a query string (a form's hidden `place`); anything odd falls back to the defaults."""
+        fields = {k: v[0][:200] for k, v in parse_qs(query).items() if v}
+        order = fields.get("order", "uncertain")
+        return cls(
+            fields.get("department", ""),
+            fields.get("topic", ""),
+            fields.get("q", ""),
+            order if order in ORDERS else "uncertain",
+        )
+
+    @property
+    def query(self) -> str:
+        pairs = {"department": self.department, "topic": self.topic, "q": self.q}
+        shown = {k: v for k, v in pairs.items() if v}
+        if self.order != "uncertain":
+            shown["order"] = self.order
+        return urlencode(shown)
+
+    def filters(self, catalogue: Catalogue) -> store.Filters:
+        """The queue's filters, names resolved; an unknown name filters nothing rather than failing a page."""
+        typed = store.Filters(department=self.department or None, topic=self.topic or None, text=self.q or None)
+        try:
+            return proposals.resolved(typed, catalogue)
+        except UnknownName:
+            return store.Filters(text=self.q or None)
+
+
+def _shown_id(session: DB, proposal_id: int | None) -> str | None:
+    """The office's id of a proposal (its internal id only when the office gave none), for notices."""
+    if proposal_id is None:
+        return None
+    try:
+        record = store.get(session, proposal_id)
+    except NotFound:
+        return None
+    return record.external_id or str(record.id)
+
+
 @router.get("/queue", response_class=HTMLResponse)
 def queue(
     request: Request,
@@ -170,12 +227,20 @@ def queue(
     user: User,
     department: str | None = None,
     topic: str | None = None,
-    order: Literal["uncertain", "oldest"] = "uncertain",
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    order: Order = "uncertain",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
+    place = Place(department or "", topic or "", (q or "").strip(), order)
     offset = (page - 1) * QUEUE_PAGE
-    filters = store.Filters(department=department or None, topic=topic or None)
+    error = None
+    try:
+        filters = proposals.resolved(
+            store.Filters(department=department or None, topic=topic or None, text=place.q or None), state.catalogue
+        )
+    except UnknownName as exc:
+        error, filters = str(exc), store.Filters(text=place.q or None)
     total, items = proposals.queue(session, filters, QUEUE_PAGE, offset, order)
     context = {
         "user": user,
@@ -183,20 +248,55 @@ def queue(
         "total": total,
         "page": page,
         "pages": max(1, -(-total // QUEUE_PAGE)),
-        "filters": {"department": department or "", "topic": topic or "", "order": order},
+        "filters": {"department": department or "", "topic": topic or "", "q": place.q, "order": order},
+        "place": place.query,
         "departments": state.catalogue.departments,
         "topics": state.catalogue.topics,
-        "done": done,
+        "done": _shown_id(session, done),
+        "error": error,
         "reasons": REASONS,
     }
-    return templates.TemplateResponse(request, "queue.html", context)
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT if error else status.HTTP_200_OK
+    return templates.TemplateResponse(request, "queue.html", context, status_code=code)
+
+
+@dataclass(frozen=True)
+class Typed:
+    """What a reviewer typed into a form, shown again when the decision was refused."""
+
+    action: str = ""
+    lead_department: str = ""
+    co_departments: tuple[str, ...] = ()
+    topic: str = ""
+    reason: str = ""
 
 
 def _detail(
-    request: Request, state: State, session: DB, user: WebUser, proposal_id: int, error: str | None, code: int
+    request: Request,
+    state: State,
+    session: DB,
+    user: WebUser,
+    proposal_id: int,
+    place: Place,
+    error: str | None,
+    code: int,
+    typed: Typed | None = None,
+    done: int | None = None,
 ) -> Response:
     item = proposals.get(session, proposal_id)
     terms = proposals.explanation(item, state.explainer, state.catalogue)
+    previous, following = proposals.neighbours(session, proposal_id, place.filters(state.catalogue), place.order)
+    r = item.routing
+    if item.assignment is not None:  # what a reassignment starts from: the assignment in force
+        current = Typed("", item.assignment.lead_department or "", tuple(item.assignment.co_departments))
+        current = replace(current, topic=item.assignment.topic or "")
+    else:  # pending or rejected: the model's answer
+        current = Typed(
+            "",
+            r.lead_department.name if r.lead_department else "",
+            tuple(c.name for c in r.co_departments),
+            r.topic.name if r.topic else "",
+        )
     context: dict[str, Any] = {
         "user": user,
         "item": item,
@@ -206,34 +306,81 @@ def _detail(
         "statuses": STATUSES,
         "departments": [(d, state.catalogue.aliases.get(d, [])) for d in state.catalogue.departments],
         "topics": state.catalogue.topics,
-        "co_text": "、".join(c.name for c in item.routing.co_departments),
+        "form": typed or current,
+        "typed": typed,
+        "place": place.query,
+        "previous": previous,
+        "next": following,
+        "done": _shown_id(session, done),
     }
     return templates.TemplateResponse(request, "proposal.html", context, status_code=code)
 
 
 @router.get("/proposals/{proposal_id}", response_class=HTMLResponse)
-def proposal(request: Request, proposal_id: ProposalId, state: State, session: DB, user: User) -> Response:
-    return _detail(request, state, session, user, proposal_id, None, status.HTTP_200_OK)
+def proposal(
+    request: Request,
+    proposal_id: ProposalId,
+    state: State,
+    session: DB,
+    user: User,
+    department: str | None = None,
+    topic: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    order: Order = "uncertain",
+    done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+) -> Response:
+    place = Place(department or "", topic or "", (q or "").strip(), order)
+    return _detail(request, state, session, user, proposal_id, place, None, status.HTTP_200_OK, done=done)
 
 
-def _decision(
-    action: str, lead: str, co: str, topic: str, reason: str, version: int | None, item: ProposalView
-) -> review.Verdict:
+def _co_names(values: list[str]) -> list[str]:
+    """The co-departments a form sent: ticked in the picker, or typed (、-separated, as a file's cell is read)."""
+    names: list[str] = []
+    for value in values:
+        names.extend(split_list(value))
+    return list(dict.fromkeys(names))
+
+
+def _decision(typed: Typed, scope: str, version: int | None, item: ProposalView) -> review.Verdict:
     """The form's fields as the API's decision, validated as the API validates one: a correction sends only
-    what differs from the model's answer."""
-    if action != "correct":
-        return ReviewIn.model_validate(
-            {"action": action, "reason": reason.strip() or None, "version": version}
-        ).verdict()
+    what differs from the model's answer; accepting the lead only sends no co-departments."""
+    reason = typed.reason.strip() or None
+    if typed.action == "accept":
+        co: list[str] | None = None if scope == "all" else []
+        return ReviewIn.model_validate({"action": "accept", "co_departments": co, "version": version}).verdict()
+    if typed.action not in ("correct", "reassign"):
+        return ReviewIn.model_validate({"action": typed.action, "reason": reason, "version": version}).verdict()
     model = item.routing
-    co_names = split_list(co)  # as a file's co_departments cell is read
+    co_names = list(typed.co_departments)
     model_topic = model.topic.name if model.topic else None
-    changes: dict[str, Any] = {
-        "lead_department": lead.strip() or None,
-        "co_departments": co_names if co_names != [c.name for c in model.co_departments] else None,
-        "topic": topic.strip() if topic.strip() and topic.strip() != model_topic else None,
-    }
-    return ReviewIn.model_validate({"action": "correct", "version": version, **changes}).verdict()
+    if typed.action == "reassign":
+        changes: dict[str, Any] = {
+            "lead_department": typed.lead_department.strip() or None,
+            "co_departments": co_names,
+            "topic": typed.topic.strip() or None,
+            "reason": reason,
+        }
+    else:
+        changes = {
+            "lead_department": typed.lead_department.strip() or None,
+            "co_departments": co_names if co_names != [c.name for c in model.co_departments] else None,
+            "topic": typed.topic.strip() if typed.topic.strip() and typed.topic.strip() != model_topic else None,
+        }
+    return ReviewIn.model_validate({"action": typed.action, "version": version, **changes}).verdict()
+
+
+def _after(session: DB, proposal_id: int, place: Place, catalogue: Catalogue) -> str:
+    """Where a reviewer goes after a decision: the next pending item in the queue's order (or, at its end,
+    the first one still waiting), else the queue; either shows which proposal was just handled."""
+    filters = place.filters(catalogue)
+    _, following = proposals.neighbours(session, proposal_id, filters, place.order)
+    if following is None:
+        _, first = proposals.queue(session, filters, 1, 0, place.order)
+        following = first[0].id if first and first[0].id != proposal_id else None
+    suffix = f"&{place.query}" if place.query else ""
+    if following is None:
+        return f"/ui/queue?done={proposal_id}{suffix}"
+    return f"/ui/proposals/{following}?done={proposal_id}{suffix}"
 
 
 @router.post("/proposals/{proposal_id}", response_class=HTMLResponse)
@@ -246,23 +393,29 @@ def decide(
     action: Annotated[str, Form()],
     csrf: Annotated[str, Form()] = "",
     version: Annotated[int | None, Form(ge=0, le=INT64_MAX)] = None,
-    lead_department: Annotated[str, Form()] = "",
-    co_departments: Annotated[str, Form()] = "",
-    topic: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
+    scope: Annotated[Literal["lead", "all"], Form()] = "lead",
+    lead_department: Annotated[str, Form(max_length=200)] = "",
+    co_departments: Annotated[list[str] | None, Form()] = None,
+    topic: Annotated[str, Form(max_length=200)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    place: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     if not csrf_matches(user, csrf):
         return PlainTextResponse(BAD_CSRF, status.HTTP_403_FORBIDDEN)
+    where = Place.of(place)
     item = proposals.get(session, proposal_id)
+    typed = Typed(action, lead_department, tuple(_co_names(co_departments or [])), topic, reason)
     try:
-        verdict = _decision(action, lead_department, co_departments, topic, reason, version, item)
+        verdict = _decision(typed, scope, version, item)
         review.decide(session, proposal_id, verdict, store.Actor(user.name, user.key_id), state.catalogue)
     except ValidationError as exc:
         message = "；".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        return _detail(request, state, session, user, proposal_id, message, status.HTTP_422_UNPROCESSABLE_CONTENT)
+        code = status.HTTP_422_UNPROCESSABLE_CONTENT
+        return _detail(request, state, session, user, proposal_id, where, message, code, typed)
     except (UnknownName, InvalidRequest) as exc:
-        return _detail(request, state, session, user, proposal_id, str(exc), status.HTTP_422_UNPROCESSABLE_CONTENT)
+        code = status.HTTP_422_UNPROCESSABLE_CONTENT
+        return _detail(request, state, session, user, proposal_id, where, str(exc), code, typed)
     except Conflict as exc:
-        return _detail(request, state, session, user, proposal_id, str(exc), status.HTTP_409_CONFLICT)
+        return _detail(request, state, session, user, proposal_id, where, str(exc), status.HTTP_409_CONFLICT, typed)
     state.metrics.decisions.labels(kind=f"review_{action}").inc()
-    return RedirectResponse(f"/ui/queue?done={proposal_id}", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(_after(session, proposal_id, where, state.catalogue), status.HTTP_303_SEE_OTHER)

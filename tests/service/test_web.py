@@ -76,22 +76,107 @@ def test_queue_lists_pending_items_most_uncertain_first(service: Service) -> Non
     assert f"{len(waiting)} 件" in page.text
 
 
-def test_correcting_through_the_form_resolves_an_alias_and_leaves_the_queue(service: Service) -> None:
-    item = submit_intake(service)[0]
+def test_correcting_through_the_form_resolves_an_alias_and_goes_on_to_the_next_item(service: Service) -> None:
+    waiting = submit_intake(service)
+    queue = service.client.get("/v1/review?limit=100", headers=service.headers("reviewer")).json()["items"]
+    item, following = queue[0], queue[1]
     csrf = log_in(service)
     detail = service.client.get(f"/ui/proposals/{item['id']}")
     assert detail.status_code == 200 and str(item["title"]) in detail.text
-    form = {"csrf": csrf, "action": "correct", "version": str(item["version"]), "lead_department": "市住建局"}
-    form |= {"co_departments": "市财政局、发改委", "topic": ""}
+    assert f'id="next" rel="next" href="/ui/proposals/{following["id"]}"' in detail.text
+    form: dict[str, str | list[str]] = {
+        "csrf": csrf,
+        "action": "correct",
+        "version": str(item["version"]),
+        "lead_department": "市住建局",
+    }
+    form |= {"co_departments": ["市财政局", "发改委"], "topic": ""}
     response = service.client.post(f"/ui/proposals/{item['id']}", data=form)
-    assert response.status_code == 200 and response.url.path == "/ui/queue", response.text
-    assert f"提案 {item['id']} 已处理" in response.text
-    assert f'<tr data-id="{item["id"]}">' not in response.text
+    assert response.status_code == 200 and response.url.path == f"/ui/proposals/{following['id']}", response.text
+    assert f"提案 {item['external_id']} 已处理" in response.text  # the office's id, never the internal one
+    assert f"提案 {item['id']} 已处理" not in response.text
+    assert str(following["title"]) in response.text
     with service.state.sessions() as session:
-        record = store.get(session, int(item["id"]))  # type: ignore[call-overload]
+        record = store.get(session, int(item["id"]))
         assert record.status == "reviewed" and record.decided_by == "reviewer tester"
         assert record.lead_department == "市住房和城乡建设局"
         assert record.co_departments == ["市财政局", "市发展和改革委员会"]
+    assert len(waiting) == len(queue)
+
+
+def test_the_last_decision_of_a_filtered_queue_returns_to_the_queue(service: Service) -> None:
+    item = submit_intake(service)[0]
+    csrf = log_in(service)
+    place = f"q={item['external_id']}"
+    detail = service.client.get(f"/ui/proposals/{item['id']}?{place}")
+    assert 'id="next"' not in detail.text and 'id="previous"' not in detail.text  # one item matches
+    form = {"csrf": csrf, "action": "accept", "scope": "lead", "place": place}
+    response = service.client.post(f"/ui/proposals/{item['id']}", data=form)
+    assert response.url.path == "/ui/queue" and response.url.params["q"] == item["external_id"]
+    assert f"提案 {item['external_id']} 已处理" in response.text and "没有符合条件的待复核提案" in response.text
+
+
+def test_queue_shows_the_submitter_and_searches_every_word(service: Service) -> None:
+    waiting = submit_intake(service, 40)
+    log_in(service)
+    page = service.client.get("/ui/queue?order=oldest").text
+    assert "<th>提案人</th>" in page and f"<td>{waiting[0]['submitter']}</td>" in page
+    target = waiting[3]
+    words = f"{str(target['title'])[2:6]} {target['submitter']}"
+    found = service.client.get("/ui/queue", params={"q": words})
+    shown = [int(i) for i in re.findall(r'<tr data-id="(\d+)">', found.text)]
+    assert target["id"] in shown and len(shown) < len(waiting)
+    assert f'value="{words}"' in found.text  # the search stays in its box
+    link = re.search(rf'href="(/ui/proposals/{target["id"]}[^"]*)"', found.text)
+    assert link and "q=" in link.group(1)  # an item opened from a search walks through that search
+    none = service.client.get("/ui/queue", params={"q": "绝无此词"})
+    assert "没有符合条件的待复核提案" in none.text
+
+
+def test_accepting_the_lead_only_is_apart_from_accepting_everything(service: Service) -> None:
+    with_co = [p for p in submit_intake(service, 60) if p["routing"]["co_departments"]]  # type: ignore[index]
+    assert len(with_co) >= 2
+    csrf = log_in(service)
+    detail = service.client.get(f"/ui/proposals/{with_co[0]['id']}").text
+    assert "仅接受主办单位" in detail and "全部接受（含协办）" in detail
+    service.client.post(f"/ui/proposals/{with_co[0]['id']}", data={"csrf": csrf, "action": "accept", "scope": "lead"})
+    service.client.post(f"/ui/proposals/{with_co[1]['id']}", data={"csrf": csrf, "action": "accept", "scope": "all"})
+    with service.state.sessions() as session:
+        lead_only, everything = (store.get(session, int(p["id"])) for p in with_co[:2])  # type: ignore[call-overload]
+        assert lead_only.status == "reviewed" and lead_only.co_departments == []
+        assert everything.co_departments == [c["name"] for c in with_co[1]["routing"]["co_departments"]]  # type: ignore[index]
+
+
+def test_a_wrong_department_keeps_what_was_typed(service: Service) -> None:
+    item = submit_intake(service)[0]
+    csrf = log_in(service)
+    form = {"csrf": csrf, "action": "correct", "lead_department": "市不存在局", "co_departments": ["市财政局"]}
+    response = service.client.post(f"/ui/proposals/{item['id']}", data=form | {"topic": "产业经济"})
+    assert response.status_code == 422 and "未知的单位「市不存在局」" in response.text
+    assert 'name="lead_department" value="市不存在局"' in response.text
+    assert re.search(r'value="市财政局" checked', response.text)
+    assert re.search(r'<option value="产业经济" selected>', response.text)
+    assert '<details class="decide" open>' in response.text
+
+
+def test_a_decided_item_can_be_reassigned_with_a_reason(service: Service) -> None:
+    item = submit_intake(service)[0]
+    csrf = log_in(service)
+    service.client.post(f"/ui/proposals/{item['id']}", data={"csrf": csrf, "action": "reject", "reason": "属个人诉求"})
+    detail = service.client.get(f"/ui/proposals/{item['id']}")
+    assert "改办" in detail.text and 'id="reassign-form"' in detail.text and 'id="accept"' not in detail.text
+    form = {"csrf": csrf, "action": "reassign", "lead_department": "市人社局", "co_departments": ["市财政局"]}
+    missing = service.client.post(f"/ui/proposals/{item['id']}", data=form)
+    assert missing.status_code == 422 and "改办须填写理由" in missing.text
+    assert 'value="市人社局"' in missing.text
+    done = service.client.post(f"/ui/proposals/{item['id']}", data=form | {"reason": "经核实属就业政策"})
+    assert done.status_code == 200 and f"提案 {item['external_id']} 已处理" in done.text
+    with service.state.sessions() as session:
+        record = store.get(session, int(item["id"]))  # type: ignore[call-overload]
+        assert record.status == "reviewed" and record.rejection_reason is None
+        assert (record.lead_department, record.co_departments) == ("市人力资源和社会保障局", ["市财政局"])
+    again = service.client.get(f"/ui/proposals/{item['id']}").text
+    assert "主办 市人力资源和社会保障局，协办 市财政局" in again
 
 
 def test_forms_without_the_csrf_token_are_refused(service: Service) -> None:
@@ -131,7 +216,7 @@ def test_bad_decisions_are_explained_on_the_page(service: Service) -> None:
     no_reason = service.client.post(f"/ui/proposals/{first['id']}", data={"csrf": csrf, "action": "reject"})
     assert no_reason.status_code == 422 and "不予立案须填写理由" in no_reason.text
     reject = {"csrf": csrf, "action": "reject", "reason": "属个人诉求"}
-    assert service.client.post(f"/ui/proposals/{second['id']}", data=reject).url.path == "/ui/queue"
+    assert service.client.post(f"/ui/proposals/{second['id']}", data=reject).url.path.startswith("/ui/proposals/")
     again = service.client.post(f"/ui/proposals/{second['id']}", data={"csrf": csrf, "action": "accept"})
     assert again.status_code == 409 and "已由 reviewer tester 处理" in again.text
 
