@@ -39,6 +39,7 @@ from proposal_router.service.db.models import BatchJob, BatchRow, BatchUpload, B
 from proposal_router.service.db.retry import ATTEMPTS, retrying, transient
 from proposal_router.service.domain.proposals import routing_of
 from proposal_router.service.engine import BatchEngine, Keyed, Routed
+from proposal_router.service.output import Final
 from proposal_router.service.statuses import UNFINISHED, AuditAction, JobStatus
 from proposal_router.service.workbook import RoutedRow
 
@@ -496,7 +497,7 @@ def issues_of(job: BatchJob) -> list[RowIssue]:
 
 
 def result_rows(session: Session, job: BatchJob) -> list[RoutedRow]:
-    """Each routed row once, in file order, with the routing stored for it."""
+    """Each routed row once, in file order, with the routing stored for it and its final assignment."""
     query = (
         select(BatchRow, ProposalRecord)
         .join(ProposalRecord, BatchRow.proposal_id == ProposalRecord.id)
@@ -504,6 +505,11 @@ def result_rows(session: Session, job: BatchJob) -> list[RoutedRow]:
         .order_by(BatchRow.position)
     )
     return [
-        RoutedRow(row.raw, routing_of(record).model_copy(update={"id": row.external_id}))
+        RoutedRow(row.raw, routing_of(record).model_copy(update={"id": row.external_id}), final_of(record))
         for row, record in session.execute(query).tuples()
     ]
+
+
+def final_of(record: ProposalRecord) -> Final:
+    """Where a routed row stands now, review decisions taken since the job ran included."""
+    return Final(record.lead_department or "", list(record.co_departments), record.status)

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -244,15 +245,17 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
 
 def _write_routed(args: argparse.Namespace, original: list[str], routed: list[Any], issues: Sequence[RowIssue]) -> None:
     from proposal_router.model.intake.tables import write_table
-    from proposal_router.service.output import RESULT_COLUMNS, result_row
+    from proposal_router.service.output import FINAL_COLUMNS, RESULT_COLUMNS, final_row, result_row
     from proposal_router.service.workbook import write_department_files, write_workbook
 
     output = Path(args.output)
     if output.suffix.lower() == ".xlsx":  # the office's workbook: Chinese columns, summary, rejected rows
         write_workbook(output, original, routed, issues)
     else:
-        columns = [c for c in original if c not in RESULT_COLUMNS] + RESULT_COLUMNS
-        write_table(output, columns, ({**r.raw, **result_row(r.result)} for r in routed))
+        final = any(r.final is not None for r in routed)  # a stored job: decisions taken since are shown
+        added = RESULT_COLUMNS + (FINAL_COLUMNS if final else [])
+        columns = [c for c in original if c not in added] + added
+        write_table(output, columns, ({**r.raw, **result_row(r.result), **final_row(r.final)} for r in routed))
     review = sum(r.result.decision == "review" for r in routed)
     print(f"已交办 {len(routed)} 件提案：自动 {len(routed) - review} 件，待复核 {review} 件 → {output}")
     if args.split_by_department:
@@ -344,6 +347,39 @@ def _keys(args: argparse.Namespace, settings: Settings) -> None:
             for k in keys.list_keys(session):
                 state = f"{k.revoked_at:%Y-%m-%d} 已吊销" if k.revoked_at else "有效"
                 print(f"{k.prefix}…  {k.role:<9} {k.name}  （{state}，{k.created_at:%Y-%m-%d} 创建）")
+
+
+def _assignments(args: argparse.Namespace, settings: Settings) -> None:
+    from zoneinfo import ZoneInfo
+
+    from proposal_router.service.assignment_workbook import write_final_department_files, write_final_workbook
+    from proposal_router.service.db.engine import make_engine, session_factory
+    from proposal_router.service.db.migrate import upgrade
+    from proposal_router.service.domain.assignments import Query, assigned, final_assignments
+
+    zone = ZoneInfo(settings.timezone)
+    since, until = (d.replace(tzinfo=zone) if d and d.tzinfo is None else d for d in (args.since, args.until))
+    engine = make_engine(args.db or settings.database_url)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        items = final_assignments(session, Query(since=since, until=until))
+    engine.dispose()
+    output = Path(args.output)
+    write_final_workbook(output, items, settings.timezone)
+    done = assigned(items)
+    rejected = sum(i.status == "rejected" for i in items)
+    print(f"交办清单 {len(done)} 件，不予立案 {rejected} 件，待复核 {len(items) - len(done) - rejected} 件 → {output}")
+    if args.split_by_department:
+        files = write_final_department_files(Path(args.split_by_department), items, settings.timezone)
+        print(f"{len(files)} 个单位的交办清单（含主办和协办） → {args.split_by_department}")
+
+
+def _moment(text: str) -> datetime:
+    """A --since/--until value: a date (its midnight) or a date and time, local to PROPOSAL_ROUTER_TIMEZONE."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} 不是日期：请写成 2027-01-10 或 2027-01-10T09:30") from None
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> None:
@@ -439,6 +475,15 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old", help="旧单位表 YAML")
     diff.add_argument("new", help="新单位表 YAML（前身名称写在 former_names）")
 
+    final = commands.add_parser("assignments", help="导出复核后的最终交办清单（交办清单、不予立案、待复核、汇总）")
+    final.add_argument("--db", help=db_help)
+    final.add_argument("--output", required=True, help="写入的 XLSX 工作簿")
+    final.add_argument(
+        "--split-by-department", metavar="DIR", help="另为每个单位写一个工作簿（主办和协办），放在此目录"
+    )
+    final.add_argument("--since", type=_moment, help="只含此时刻起收到的提案（如 2027-01-01，本地时间）")
+    final.add_argument("--until", type=_moment, help="只含此时刻前收到的提案（不含此刻）")
+
     database = commands.add_parser("db", help="把数据库升级到最新结构（serve 启动时也会升级）")
     database.add_argument("action", choices=["upgrade"], help="升级")
     database.add_argument("--db", help=db_help)
@@ -454,6 +499,7 @@ HANDLERS = {
     "serve": _serve,
     "taxonomy": _taxonomy_command,
     "keys": _keys,
+    "assignments": _assignments,
     "db": _db,
 }
 

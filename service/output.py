@@ -6,9 +6,11 @@ may already hold a `lead_department` typed in by hand).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from proposal_router.model.schemas import Candidate, RoutingResult
+from proposal_router.service.statuses import ProposalStatus
 
 RESULT_COLUMNS = [
     "route_topic",
@@ -21,6 +23,27 @@ RESULT_COLUMNS = [
     "route_review_reason",
     "route_model_version",
 ]
+
+FINAL_COLUMNS = ["final_status", "final_lead_department", "final_co_departments"]
+
+
+@dataclass(frozen=True)
+class Final:
+    """Where a row of a stored batch stands now: the assignment after review, decisions taken since included."""
+
+    lead_department: str
+    co_departments: list[str]
+    status: ProposalStatus
+
+
+def final_row(final: Final | None) -> dict[str, Any]:
+    if final is None:
+        return {}
+    return {
+        "final_status": final.status.value,
+        "final_lead_department": final.lead_department,
+        "final_co_departments": final.co_departments,
+    }
 
 
 def shown(candidate: Candidate) -> str:

@@ -69,5 +69,6 @@ class AuditAction(StrEnum):
     KEY_REVOKE = "key.revoke"
     KEY_RENAME = "key.rename"  # written by migration 0004 when it renamed keys that shared a name
     EXPORT_TRAINING_DATA = "export.training_data"
+    EXPORT_ASSIGNMENTS = "export.assignments"
     WEB_LOGIN = "web.login"
     WEB_LOGIN_FAILED = "web.login_failed"

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
 
 from proposal_router.model.errors import RowIssue
-from proposal_router.model.intake.cells import xlsx_row
 from proposal_router.model.schemas import RoutingResult
-from proposal_router.service.labels import DECISIONS, REASONS
-from proposal_router.service.output import shown
+from proposal_router.service.labels import DECISIONS, REASONS, STATUSES
+from proposal_router.service.output import Final, shown
+from proposal_router.service.sheet_format import CONFIDENCE, PERCENT, bar_chart, bold_row, summary_sheet, table_sheet
 
 RESULT_HEADERS = ["建议主办单位", "建议协办单位", "主题", "置信度", "处理方式", "复核原因", "候选单位(前三)"]
+FINAL_HEADERS = ["最终主办单位", "最终协办单位", "状态"]
+Member = TypeVar("Member")
 UNSAFE_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\s]+')
 
 
@@ -32,10 +33,11 @@ UNSAFE_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\s]+')
 class RoutedRow:
     raw: dict[str, Any]
     result: RoutingResult
+    final: Final | None = None  # known for rows of a stored batch: review decisions taken since
 
 
-def result_headers(original: Sequence[str]) -> list[str]:
-    return [f"{h}（建议）" if h in original else h for h in RESULT_HEADERS]
+def result_headers(original: Sequence[str], final: bool = False) -> list[str]:
+    return [f"{h}（建议）" if h in original else h for h in RESULT_HEADERS + (FINAL_HEADERS if final else [])]
 
 
 def _cells(result: RoutingResult) -> list[Any]:
@@ -47,7 +49,7 @@ def _cells(result: RoutingResult) -> list[Any]:
         lead.name if lead else "",
         "、".join(c.name for c in result.co_departments),
         topic.name if topic else "",
-        round(lead.confidence, 4) if lead else "",
+        lead.confidence if lead else "",
         DECISIONS[result.decision],
         reason,
         "、".join(shown(c) for c in result.candidates),
@@ -65,52 +67,54 @@ def _text(value: Any) -> Any:
     return text
 
 
-def _results_sheet(book: Workbook, original: Sequence[str], rows: Iterable[RoutedRow]) -> None:
-    sheet = book.create_sheet("交办结果")
-    sheet.freeze_panes = "A2"
-    sheet.append(xlsx_row(sheet, [*original, *result_headers(original)]))
-    for row in rows:
-        sheet.append(xlsx_row(sheet, [_text(row.raw.get(c, "")) for c in original] + _cells(row.result)))
+def _final_cells(final: Final | None) -> list[Any]:
+    if final is None:
+        return ["", "", ""]
+    return [final.lead_department, "、".join(final.co_departments), STATUSES[final.status]]
+
+
+def _results_sheet(book: Workbook, original: Sequence[str], rows: Sequence[RoutedRow], title: str = "交办结果") -> None:
+    final = any(r.final is not None for r in rows)
+    headers = [*original, *result_headers(original, final)]
+    table = [
+        [_text(row.raw.get(c, "")) for c in original] + _cells(row.result) + (_final_cells(row.final) if final else [])
+        for row in rows
+    ]
+    heading = None if title == "交办结果" else f"{title} 交办结果（模型建议）"
+    confidence = result_headers(original)[3]
+    table_sheet(book, title, headers, table, {confidence: CONFIDENCE}, heading, typed=original)
 
 
 def _summary_sheet(book: Workbook, rows: Sequence[RoutedRow], rejected: int) -> None:
-    sheet = book.create_sheet("汇总")
     review = sum(r.result.decision == "review" for r in rows)
-    sheet.append(["提案总数", len(rows) + rejected])
-    sheet.append(["已交办（自动）", len(rows) - review])
-    sheet.append(["转人工复核", review])
-    sheet.append(["人工复核占比", round(review / len(rows), 4) if rows else 0])
-    sheet.append(["未能处理的行", rejected])
+    facts = [
+        ("提案总数", len(rows) + rejected, None),
+        ("已交办（自动）", len(rows) - review, None),
+        ("转人工复核", review, None),
+        ("人工复核占比", review / len(rows) if rows else 0.0, PERCENT),
+        ("未能处理的行", rejected, None),
+    ]
+    sheet = summary_sheet(book, "汇总", facts)
     sheet.append([])
-    first = 8
-    sheet.append(["建议主办单位", "提案数", "自动交办", "人工复核"])
+    header_row = len(facts) + 2
+    bold_row(sheet, ["建议主办单位", "提案数", "自动交办", "人工复核"])
     leads = Counter(r.result.lead_department.name if r.result.lead_department else "（未定）" for r in rows)
     autos = Counter(
         r.result.lead_department.name for r in rows if r.result.decision == "auto" and r.result.lead_department
     )
     for name, count in leads.most_common():
         sheet.append([name, count, autos[name], count - autos[name]])
-    last = first + len(leads)
     sheet.append([])
-    sheet.append(["主题", "提案数"])
+    bold_row(sheet, ["主题", "提案数"])
     for name, count in Counter(r.result.topic.name if r.result.topic else "（未定）" for r in rows).most_common():
         sheet.append([name, count])
     if leads:
-        chart = BarChart()
-        chart.type = "bar"
-        chart.title = "各主办单位交办量"
-        chart.y_axis.title = "提案数"
-        chart.height, chart.width = max(8.0, 0.6 * len(leads)), 18.0
-        chart.add_data(Reference(sheet, min_col=2, max_col=2, min_row=first, max_row=last), titles_from_data=True)
-        chart.set_categories(Reference(sheet, min_col=1, min_row=first + 1, max_row=last))
-        sheet.add_chart(chart, "F2")
+        bar_chart(sheet, "各主办单位交办量", header_row, len(leads), 1, "F2")
 
 
 def _rejected_sheet(book: Workbook, issues: Sequence[RowIssue]) -> None:
-    sheet = book.create_sheet("未处理行")
-    sheet.append(["文件", "行", "列", "原因"])
-    for issue in issues:
-        sheet.append(xlsx_row(sheet, [issue.file, issue.row, issue.column or "", issue.message]))
+    rows = [[issue.file, issue.row, issue.column or "", issue.message] for issue in issues]
+    table_sheet(book, "未处理行", ["文件", "行", "列", "原因"], rows)
 
 
 def write_workbook(path: Path, original: Sequence[str], rows: Sequence[RoutedRow], issues: Sequence[RowIssue]) -> None:
@@ -132,11 +136,22 @@ def write_department_files(directory: Path, original: Sequence[str], rows: Seque
     for row in rows:
         lead = row.result.lead_department
         groups.setdefault(lead.name if lead else "未定", []).append(row)
+    return save_per_department(
+        directory,
+        dict(sorted(groups.items())),
+        lambda book, name, members: _results_sheet(book, original, members, name),
+    )
+
+
+def save_per_department(
+    directory: Path, groups: dict[str, Sequence[Member]], sheet: Callable[[Workbook, str, Sequence[Member]], None]
+) -> list[Path]:
+    """One workbook per department, named after it, its one sheet written by `sheet`."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for department, members in sorted(groups.items()):
+    for department, members in groups.items():
         book = Workbook(write_only=True)
-        _results_sheet(book, original, members)
+        sheet(book, department, members)
         path = directory / f"{department_file_name(department)}.xlsx"
         book.save(path)
         written.append(path)

@@ -25,7 +25,16 @@ from proposal_router.service import store
 from proposal_router.service.api.batch_worker import BatchWorker
 from proposal_router.service.api.docs import OPENAPI_URL, install_docs
 from proposal_router.service.api.errors import http_failed, server_fault, user_error, validation_failed
-from proposal_router.service.api.routes import analysis, batches, health, keys, metrics, proposals, review
+from proposal_router.service.api.routes import (
+    analysis,
+    assignments,
+    batches,
+    health,
+    keys,
+    metrics,
+    proposals,
+    review,
+)
 from proposal_router.service.api.state import AppState
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.config import Settings
@@ -191,7 +200,7 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
     if settings.api_docs:
         install_docs(app)
     app.state.services = state
-    for module in (health, proposals, review, batches, analysis, keys, metrics):
+    for module in (health, proposals, review, assignments, batches, analysis, keys, metrics):
         app.include_router(module.router)
     app.include_router(web.router)
     app.include_router(web_batches.router)

@@ -13,9 +13,13 @@ import pytest
 from sqlalchemy import func, select
 
 from proposal_router.model.intake.tables import read_table
+from proposal_router.model.router import Router
+from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.cli import main
 from proposal_router.service.db.engine import make_engine, session_factory
 from proposal_router.service.db.models import BatchRow, ProposalRecord
+from proposal_router.service.domain import review
+from proposal_router.service.statuses import ProposalStatus, ReviewAction
 from tests.conftest import OFFICE_COLUMNS, REPO
 
 CLI = [sys.executable, "-c", "from service.cli import main; raise SystemExit(main())"]
@@ -112,3 +116,26 @@ def test_a_new_model_on_a_routed_file_says_the_stored_routing_is_kept(
     assert main(route_job(newer, source, out, db, 5)) == 0
     assert f"警告：12 行沿用模型 {old_version} 已存的交办结果" in capsys.readouterr().err
     assert {r["route_model_version"] for r in read_table(out).rows} == {old_version}
+
+
+def test_a_rerun_shows_the_decisions_taken_since(demo_bundle: Path, tmp_path: Path) -> None:
+    source, db = intake(tmp_path / "intake.csv", 12), f"sqlite:///{tmp_path / 'jobs.db'}"
+    out, workbook_out = tmp_path / "out.csv", tmp_path / "out.xlsx"
+    assert main(route_job(demo_bundle, source, out, db, 5)) == 0
+    assert "final_status" in read_table(out).columns  # a stored job always says where each row stands
+    engine = make_engine(db)
+    with session_factory(engine)() as session:
+        first = session.scalars(select(ProposalRecord).order_by(ProposalRecord.id)).first()
+        assert first is not None and first.status == ProposalStatus.PENDING
+        verdict = review.Verdict(ReviewAction.CORRECT, lead_department="人社局", co_departments=["教育局"])
+        review.decide(session, first.id, verdict, "王审核", Catalogue.of(Router(demo_bundle)))
+        corrected = first.external_id
+    engine.dispose()
+    assert main(route_job(demo_bundle, source, out, db, 5)) == 0
+    row = next(r for r in read_table(out).rows if r["编号"] == corrected)
+    assert (row["final_status"], row["final_lead_department"]) == ("reviewed", "市人力资源和社会保障局")
+    assert row["final_co_departments"] == "市教育局"
+    assert main(route_job(demo_bundle, source, workbook_out, db, 5)) == 0
+    results = read_table(workbook_out, "交办结果")
+    row = next(r for r in results.rows if r["编号"] == corrected)
+    assert (row["最终主办单位"], row["状态"]) == ("市人力资源和社会保障局", "已复核")
