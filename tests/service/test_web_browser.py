@@ -102,6 +102,7 @@ def test_reviewer_walks_the_queue_with_the_keyboard(served: tuple[Service, str],
         page.click("#correct")
         expect(page).to_have_url(f"{base}/ui/proposals/{second['id']}?done={first['id']}")  # the next one
         expect(page.locator(".notice").first).to_contain_text(f"提案 {office[first['id']]} 已处理")
+        page.screenshot(path=str(picture.with_name("proposal.png")), full_page=True)
 
         page.keyboard.press("j")
         expect(page).to_have_url(f"{base}/ui/proposals/{third['id']}")
