@@ -63,7 +63,7 @@ def pages(pdf: Path) -> list[tuple[float, float]]:
     return [(float(w), float(h)) for w, h in re.findall(r"Page +\d+ size: +([\d.]+) x ([\d.]+) pts", info.stdout)]
 
 
-@pytest.mark.skipif(SOFFICE is None or PDFINFO is None, reason="needs LibreOffice and poppler-utils (.ci/run installs them)")
+@pytest.mark.skipif(SOFFICE is None or PDFINFO is None, reason="needs LibreOffice and pdfinfo (.ci/run installs them)")
 def test_the_final_list_prints_landscape_and_one_page_wide(tmp_path: Path) -> None:
     items = demo_assignments()
     only_list = tmp_path / "list.xlsx"
