@@ -95,6 +95,7 @@ def _router(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> None:
+    from proposal_router.model.manifest import NEVER_AUTO
     from proposal_router.training.config import FLAGS, TrainConfig
     from proposal_router.training.data import load_labelled, remap_lines
     from proposal_router.training.pipeline import EVALUATION, train_bundle
@@ -115,11 +116,15 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
     print(f"模型：{args.out}（{manifest.version}；组件：{'、'.join(manifest.components)}）")
     if lead:
         source = "留出测试集" if manifest.metrics.get("source") == "held-out" else "交叉拟合样本外"
-        print(
-            f"{source}主办单位准确率 {lead['accuracy']:.3f}，前三命中率 {lead['top3_accuracy']:.3f}；"
-            f"自动交办 {routing.get('coverage', 0):.1%}，其准确率 {routing.get('auto_precision') or 0:.3f}"
-            f"（阈值 {manifest.routing.lead_threshold:.3f}）"
-        )
+        policy = manifest.routing
+        if policy.lead_threshold >= NEVER_AUTO:
+            auto = f"模型的验证数据不足以证明自动交办可达到{policy.target_precision:.0%}精度，全部人工复核"
+        else:
+            auto = (
+                f"自动交办 {routing.get('coverage', 0):.1%}，其准确率 {routing.get('auto_precision') or 0:.3f}"
+                f"（阈值 {policy.lead_threshold:.3f}）"
+            )
+        print(f"{source}主办单位准确率 {lead['accuracy']:.3f}，前三命中率 {lead['top3_accuracy']:.3f}；{auto}")
     print(f"评估报告：{Path(args.out) / EVALUATION / 'report.md'}")
 
 

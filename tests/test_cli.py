@@ -50,6 +50,13 @@ def test_train_on_last_years_export_and_an_earlier_year(tmp_path: Path, capsys: 
     assert [(f["file"], f["rows"]) for f in data["files"]] == [("2026.csv", 30), ("2025.csv", len(rows) - 30)]
 
 
+def test_a_bundle_that_cannot_show_a_safe_threshold_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_csv(tmp_path / "few.csv", make_rows(5))  # 15 rows: too few correct ones to prove 95%
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--model-type", "baseline"]) == 0
+    out = capsys.readouterr().out
+    assert "模型的验证数据不足以证明自动交办可达到95%精度，全部人工复核" in out and "1.010" not in out
+
+
 def test_train_reports_unknown_department(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = make_rows(5)
     rows[1]["lead_department"] = "市宣传局"
