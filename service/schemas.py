@@ -58,7 +58,7 @@ class ProposalIn(BaseModel):
     @model_validator(mode="after")
     def _has_text(self) -> ProposalIn:
         if not (self.title.strip() or self.body.strip()):
-            raise ValueError("title and body are both empty: a proposal needs text")
+            raise ValueError("提案标题和提案内容都为空：提案须有文字")
         return self
 
 

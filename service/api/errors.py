@@ -18,7 +18,9 @@ of more than 4,300 digits) is a 400 "There was an error parsing the body" in Fas
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request, status
@@ -142,9 +144,31 @@ def _description(kind: str, ctx: Mapping[str, Any] | None, message: str) -> str:
         return INVALID
 
 
+def _union_tag(part: object) -> bool:
+    """pydantic's name for a member of a union body (`ProposalIn`, `list[function-after[_has_text(), …]]`)."""
+    return isinstance(part, str) and ("[" in part or re.fullmatch(r"[A-Z]\w*", part) is not None)
+
+
+def _without_unions(errors: Sequence[Any]) -> list[Any]:
+    """A body that fits no member of a union: its errors without pydantic's member names in `loc`, and without
+    the members it plainly is not ("应为列表" for an object) when another member says what is wrong."""
+    cleaned = []
+    tagged = False
+    for error in errors:
+        loc = list(error.get("loc", ()))
+        kept = loc[:1] + [p for p in loc[1:] if not _union_tag(p)]
+        tagged = tagged or len(kept) < len(loc)
+        cleaned.append({**error, "loc": kept})
+    if tagged:
+        specific = [e for e in cleaned if not str(e.get("type", "")).endswith("_type")]
+        cleaned = specific or cleaned
+    return cleaned
+
+
 def describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """FastAPI's error list as `{loc, msg, type}` items with Chinese messages, at most MAX_ERRORS of them."""
     out: list[dict[str, Any]] = []
+    errors = _without_unions(errors)
     for error in errors[:MAX_ERRORS]:
         loc = [_name(p) for p in error.get("loc", ())]
         kind = str(error.get("type", "value_error"))
@@ -171,13 +195,41 @@ async def validation_failed(_: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": describe(exc.errors())}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+# Starlette's own details are the English reason phrases ("Not Found", "Method Not Allowed"): said in Chinese.
+REASON_PHRASES = {
+    status.HTTP_400_BAD_REQUEST: "请求有误",
+    status.HTTP_401_UNAUTHORIZED: "需要登录或 API 密钥",
+    status.HTTP_403_FORBIDDEN: "无权执行此操作",
+    status.HTTP_404_NOT_FOUND: "没有这个地址：{path}",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "此地址不接受 {method} 请求",
+    status.HTTP_406_NOT_ACCEPTABLE: "无法以请求的格式作答",
+    status.HTTP_409_CONFLICT: "与当前状态冲突",
+    status.HTTP_413_CONTENT_TOO_LARGE: "请求体过大",
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "不支持此内容类型",
+    status.HTTP_422_UNPROCESSABLE_CONTENT: "请求内容无法处理",
+    status.HTTP_429_TOO_MANY_REQUESTS: "请求过于频繁，请稍后重试",
+}
+
+
+def _phrase(code: int) -> str | None:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return None
+
+
 async def http_failed(request: Request, exc: Exception) -> Response:
-    """FastAPI's answer to an HTTPException, except that a body it could not parse is explained in Chinese."""
+    """FastAPI's answer to an HTTPException, with Starlette's English phrases and unparsable bodies in Chinese."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == BODY_PARSE_ERROR:
         if isinstance(exc.__cause__, ValueError):
             return JSONResponse({"detail": [unreadable_json(exc.__cause__)]}, status.HTTP_422_UNPROCESSABLE_CONTENT)
         return JSONResponse({"detail": "无法读取请求体"}, status.HTTP_400_BAD_REQUEST)
+    if exc.detail == _phrase(exc.status_code):
+        template = REASON_PHRASES.get(exc.status_code, "请求失败（HTTP {code}）")
+        path = _name(request.url.path)
+        detail = template.format(path=path, method=_name(request.method), code=exc.status_code)
+        exc = HTTPException(exc.status_code, detail, headers=exc.headers)
     return await http_exception_handler(request, exc)
 
 

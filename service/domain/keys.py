@@ -48,7 +48,7 @@ def authenticate(session: Session, key: str) -> ApiKey | None:
 def revoke_key(session: Session, prefix: str, actor: Acting) -> ApiKey:
     record = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)))
     if record is None:
-        raise NotFound(f"no active key starting {prefix}")
+        raise NotFound(f"没有以 {prefix} 开头的有效密钥")
     record.revoked_at = now()
     session.add(
         audit_event(actor, AuditAction.KEY_REVOKE, None, {"key_id": record.id, "name": record.name, "prefix": prefix})

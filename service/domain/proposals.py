@@ -146,7 +146,7 @@ def _resubmitted(session: Session, filings: Sequence[Filing]) -> list[ProposalRe
     wanted = [f.proposal.id for f in filings]
     known = store.stored_by_external_id(session, [w for w in wanted if w is not None])
     if any(w is None or w not in known for w in wanted):
-        raise Conflict("a concurrent request stored some of these proposals; submit them again")
+        raise Conflict("另一个同时进行的请求已保存了其中部分提案，请重新提交")
     return [known[w] for w in wanted if w is not None]
 
 

@@ -123,7 +123,7 @@ def test_a_version_past_32_bits_is_a_conflict(service: Service, number: int) -> 
     answer = service.client.post(
         f"/v1/review/{item['id']}", json={"action": "accept", "version": number}, headers=service.headers("reviewer")
     )
-    assert answer.status_code == 409 and "version 1" in answer.json()["detail"]
+    assert answer.status_code == 409 and "版本 1" in answer.json()["detail"]
     csrf = log_in(service)
     form = {"csrf": csrf, "action": "accept", "version": str(number)}
     page = service.client.post(f"/ui/proposals/{item['id']}", data=form)

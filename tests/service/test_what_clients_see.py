@@ -97,7 +97,7 @@ def test_422s_are_in_chinese_and_echo_nothing(service: Service) -> None:
             {"action": huge},
             ["body", "action"],
             "literal_error",
-            "请求体 action：应为以下取值之一：'accept', 'correct', 'reject'",
+            "请求体 action：应为以下取值之一：'accept', 'correct', 'reject', 'reassign'",
         ),
         (
             {"action": "accept", "version": 1.5},
@@ -139,3 +139,27 @@ def test_a_thousand_errors_are_told_about_fifty(service: Service) -> None:
     detail = response.json()["detail"]
     assert response.status_code == 422 and len(detail) == 51
     assert detail[-1] == {"loc": [], "msg": "另有 950 处错误未列出", "type": "too_many_errors"}
+
+
+def test_every_error_a_client_gets_is_in_chinese(service: Service) -> None:
+    client, screener, admin = service.client, service.headers("screener"), service.headers("admin")
+    cases = [
+        (client.get("/v1/no-such-thing", headers=screener), 404, "没有这个地址：/v1/no-such-thing"),
+        (client.put("/v1/proposals", json=[], headers=screener), 405, "此地址不接受 PUT 请求"),
+        (client.post("/v1/proposals", json=[], headers=screener), 422, "提案列表为空"),
+        (client.get("/v1/batches/424242", headers=screener), 404, "没有批处理任务 424242"),
+        (client.delete("/v1/keys/nosuchkey", headers=admin), 404, "没有以 nosuchkey 开头的有效密钥"),
+        (client.get("/v1/batches/1"), 401, "需要 API 密钥（请求头 X-API-Key 或 Authorization: Bearer）"),
+    ]
+    for response, code, detail in cases:
+        assert (response.status_code, response.json()["detail"]) == (code, detail), response.request.url
+    many = [{"title": "关于路灯的建议", "body": "建议增设路灯"}] * (service.state.settings.max_items + 1)
+    too_many = client.post("/v1/proposals", json=many, headers=screener)
+    assert too_many.status_code == 413
+    assert too_many.json()["detail"].startswith(f"一次请求含 {len(many)} 件提案，最多 {len(many) - 1} 件")
+    empty = client.post("/v1/proposals", json={"title": " ", "body": ""}, headers=screener)
+    assert empty.status_code == 422
+    assert [e["msg"] for e in empty.json()["detail"]] == ["请求体：提案标题和提案内容都为空：提案须有文字"]
+    long = client.post("/v1/proposals", json={"title": "长", "body": "字" * 10**5}, headers=screener)
+    if long.status_code == 422:  # the per-proposal character limit, when it is below the body limit
+        assert long.json()["detail"].startswith("第 0 件提案（编号 无）：") or "字符" in str(long.json()["detail"])

@@ -32,7 +32,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def _job(session: DB, job_id: int) -> BatchJob:
     job = session.get(BatchJob, job_id)
     if job is None:
-        raise NotFound(f"no batch job {job_id}")
+        raise NotFound(f"没有批处理任务 {job_id}")
     return job
 
 
@@ -114,7 +114,7 @@ def one(job_id: ProposalId, session: DB, _: Screener) -> batches.JobProgress:
 def result(job_id: ProposalId, session: DB, caller: Screener) -> Response:
     job = _job(session, job_id)
     if job.status != JobStatus.DONE:
-        raise Conflict(f"batch job {job_id} is {job.status}; the result is ready when it is done")
+        raise Conflict(f"批处理任务 {job_id} {batches.STATUS_NAMES[job.status]}，完成后才能下载结果")
     store.audit(session, caller.actor, AuditAction.BATCH_RESULT, {"batch": job.id})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "result.xlsx"

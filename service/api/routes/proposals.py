@@ -20,18 +20,18 @@ router = APIRouter(prefix="/v1/proposals", tags=["proposals"])
 def _check_limits(items: list[ProposalIn], state: State) -> None:
     settings = state.settings
     if not items:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the list of proposals is empty")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "提案列表为空")
     if len(items) > settings.max_items:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
-            f"{len(items)} proposals in one request; at most {settings.max_items} (use batches for more)",
+            f"一次请求含 {len(items)} 件提案，最多 {settings.max_items} 件（更多请用批处理上传 /v1/batches）",
         )
     for i, item in enumerate(items):
         size = len(item.title) + len(item.body)
         if size > settings.max_text_chars:
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"proposal {i} ({item.external_id or 'no id'}): {size} characters; at most {settings.max_text_chars}",
+                f"第 {i} 件提案（编号 {item.external_id or '无'}）：{size} 个字符，最多 {settings.max_text_chars} 个",
             )
 
 
