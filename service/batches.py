@@ -125,7 +125,7 @@ def _store_rows(
     for row in rows:
         external = str(row.raw.get(columns.id, "")).strip()
         if len(external) > MAX_EXTERNAL_ID:
-            message = f"id longer than {MAX_EXTERNAL_ID} characters; row skipped"
+            message = f"编号超过 {MAX_EXTERNAL_ID} 个字符，该行已跳过"
             too_long.append(RowIssue(source, row.row, columns.id, message, fatal=False))
             continue
         page.append(
@@ -196,7 +196,7 @@ def read_upload(
     the job stands now."""
     upload = session.get(BatchUpload, job.id)
     if upload is None:
-        raise NotFound(f"batch job {job.id} has no stored upload")
+        raise NotFound(f"批处理任务 {job.id} 没有保存上传的文件")
     columns = ColumnMap.model_validate(upload.columns)
     outcome, error = JobStatus.QUEUED, None
     with tempfile.TemporaryDirectory() as tmp:
@@ -360,7 +360,7 @@ def _begin(sessions: sessionmaker[Session], job_id: int, owner: str) -> datetime
     with sessions() as session:
         job = session.get(BatchJob, job_id)
         if job is None:
-            raise NotFound(f"no batch job {job_id}")
+            raise NotFound(f"没有批处理任务 {job_id}")
         started = job.started_at or now()
         startable = (
             (BatchJob.id == job_id)
