@@ -1,22 +1,53 @@
 """Why the model suggests a department: the words that weighed most, for the reviewer to check at a glance.
 
-With a TF-IDF component the weights are exact (tf-idf value × the department's coefficient per n-gram).
+With a TF-IDF component the weights are exact (tf-idf value × the department's coefficient per n-gram),
+but its features are character n-grams that cut across words (的依, 金不, 会公布). They are shown as words:
+the text is segmented with jieba's dictionary, and a word weighs the sum of the weights of the n-grams
+inside it, so every term shown is a whole word of the text and n-grams across a word boundary show nothing.
 A transformer-only bundle is explained by occlusion: how much the department's probability drops when one
 clause is left out.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections.abc import Iterator
 
+import jieba
 import numpy as np
 from pydantic import BaseModel
 
 from proposal_router.model.router import Router
+from proposal_router.model.tfidf import NGRAM_RANGE
 
-PUNCTUATION = "，。；：！？、,.;:!?（）()“”\"' \n"
 CLAUSE = re.compile(r"[^，。；！？、,.;!?\n]+")
 MAX_CLAUSES = 40
+WORD = re.compile(r"\w{2,}")  # a term shown: two letters or more, no punctuation or spaces
+
+_segmenter: jieba.Tokenizer | None = None
+_segmenter_lock = threading.Lock()
+
+
+def segmenter() -> jieba.Tokenizer:
+    """jieba's tokenizer with its default dictionary, loaded once (about a second) on first use."""
+    global _segmenter
+    with _segmenter_lock:
+        if _segmenter is None:
+            jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict..." on every start
+            tokenizer = jieba.Tokenizer()
+            tokenizer.initialize()
+            _segmenter = tokenizer
+        return _segmenter
+
+
+def words(text: str) -> Iterator[str]:
+    """The words of `text` as the TF-IDF features see it (lower case, runs of spaces as one)."""
+    normalised = " ".join(text.lower().split())
+    for word in segmenter().cut(normalised, HMM=False):
+        if WORD.fullmatch(word) and not word.isdigit():
+            yield word
 
 
 class Term(BaseModel):
@@ -45,17 +76,24 @@ class Explainer:
         return self._ngrams(text, column, limit)
 
     def _ngrams(self, text: str, column: int, limit: int) -> list[Term]:
+        """The words whose n-grams weigh most for the department's column, heaviest first."""
         assert self.tfidf is not None
         features, values = self.tfidf.features(text)
         weights = values * self.tfidf.heads["lead"][0][features, column]
+        weight_of = {self.vocabulary[int(f)]: float(w) for f, w in zip(features, weights, strict=True)}
+        low, high = NGRAM_RANGE
+        scored: dict[str, float] = {}
+        for word in words(text):
+            if word not in scored:
+                grams = {word[i : i + n] for n in range(low, high + 1) for i in range(len(word) - n + 1)}
+                scored[word] = sum(weight_of.get(g, 0.0) for g in grams)
         chosen: list[Term] = []
-        for i in np.argsort(-weights):
-            gram = self.vocabulary[int(features[i])].strip(PUNCTUATION)
-            if weights[i] <= 0 or len(chosen) == limit:
+        for word, weight in sorted(scored.items(), key=lambda item: (-item[1], item[0])):
+            if weight <= 0 or len(chosen) == limit:
                 break
-            if len(gram) < 2 or any(gram in t.text or t.text in gram for t in chosen):
-                continue  # single characters say little; overlapping n-grams repeat the same evidence
-            chosen.append(Term(text=gram, weight=float(weights[i])))
+            if any(word in t.text or t.text in word for t in chosen):
+                continue  # a word inside another chosen one repeats the same evidence
+            chosen.append(Term(text=word, weight=weight))
         return chosen
 
     def _clauses(self, text: str, column: int, limit: int) -> list[Term]:
