@@ -261,7 +261,7 @@ def test_audit_log_records_everything_and_cannot_be_changed(service: Service) ->
     decide(service, item["id"], action="correct", lead_department="市财政局")
     with service.state.sessions() as session:
         events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
-        actions = [e.action for e in events]
+        actions = [str(e.action) for e in events]
         assert actions.count("route") == 8 and actions.count("key.create") == 4 and "review.correct" in actions
         last = events[-1]
         assert last.actor == "reviewer tester" and last.proposal_id == item["id"]

@@ -247,7 +247,7 @@ def test_a_cookie_replayed_after_log_out_gets_the_log_in_page(service: Service, 
             assert "复核员登录" in client.get("/ui/queue", headers=cookie).text
     finally:
         other.close()
-        other.app.state.services.engine.dispose()
+        other.app.state.services.engine.dispose()  # type: ignore[attr-defined]
     with service.state.sessions() as session:
         assert session.scalars(select(WebSession)).all() == []
 
