@@ -108,7 +108,7 @@ def test_cli_creates_a_key_once_and_stores_only_its_hash(database_url: str, caps
     finally:
         engine.dispose()
     assert main(["keys", "revoke", "--prefix", "pr_nothing", "--db", database_url]) == 2
-    assert "no active key" in capsys.readouterr().err
+    assert "没有以 pr_nothing 开头的有效密钥" in capsys.readouterr().err
 
 
 def test_cli_refuses_a_second_key_with_a_name_already_taken(
