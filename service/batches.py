@@ -34,6 +34,7 @@ from proposal_router.model.errors import Conflict, DataError, NotFound, RowIssue
 from proposal_router.model.intake.records import ColumnMap, ProposalRow, stream_proposals
 from proposal_router.model.intake.tables import ReadLimits, Table, stream_table
 from proposal_router.model.schemas import Decision, Proposal
+from proposal_router.model.text import compose
 from proposal_router.service import store
 from proposal_router.service.db.models import BatchJob, BatchRow, BatchUpload, BatchUploadPart, ProposalRecord, now
 from proposal_router.service.db.retry import ATTEMPTS, retrying, transient
@@ -505,7 +506,12 @@ def result_rows(session: Session, job: BatchJob) -> list[RoutedRow]:
         .order_by(BatchRow.position)
     )
     return [
-        RoutedRow(row.raw, routing_of(record).model_copy(update={"id": row.external_id}), final_of(record))
+        RoutedRow(
+            row.raw,
+            routing_of(record).model_copy(update={"id": row.external_id}),
+            final_of(record),
+            compose(record.title, record.body),
+        )
         for row, record in session.execute(query).tuples()
     ]
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -18,6 +18,9 @@ from proposal_router.service.argparse_zh import chinese
 from proposal_router.service.config import Settings
 from proposal_router.service.flags import add_flags, build_model
 from proposal_router.service.security import Role
+
+if TYPE_CHECKING:
+    from proposal_router.service.similar import Filed
 
 EXIT_BAD_INPUT = 2
 TRAINING_PACKAGES = frozenset({"torch", "transformers", "datasets", "sklearn", "matplotlib", "pandas", "onnx"})
@@ -166,9 +169,9 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
     with _progress(len(rows)) as bar:
         items = [Keyed(i, row.proposal) for i, row in enumerate(rows)]
         for part in engine.stream(items, args.batch_size or settings.batch_size):
-            routed.extend(RoutedRow(rows[key].raw, result) for key, result in part)
+            routed.extend(RoutedRow(rows[key].raw, result, text=rows[key].proposal.text) for key, result in part)
             bar.update(len(part))
-    _write_routed(args, table.columns, routed, issues)
+    _write_routed(args, settings, table.columns, routed, issues)
 
 
 def _engine(args: argparse.Namespace, settings: Settings) -> Any:
@@ -244,23 +247,48 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
                 f"本文件的任务或这些编号在 {engine.version} 之前已交办过",
                 file=sys.stderr,
             )
-        _write_routed(args, list(finished.columns), batches.result_rows(session, finished), batches.issues_of(finished))
+        _write_routed(
+            args, settings, list(finished.columns), batches.result_rows(session, finished), batches.issues_of(finished)
+        )
     database.dispose()
 
 
-def _write_routed(args: argparse.Namespace, original: list[str], routed: list[Any], issues: Sequence[RowIssue]) -> None:
+def _write_routed(
+    args: argparse.Namespace, settings: Settings, original: list[str], routed: list[Any], issues: Sequence[RowIssue]
+) -> None:
     from proposal_router.model.intake.tables import write_table
-    from proposal_router.service.output import FINAL_COLUMNS, RESULT_COLUMNS, final_row, result_row
+    from proposal_router.service.output import (
+        FINAL_COLUMNS,
+        RESULT_COLUMNS,
+        SIMILAR_COLUMN,
+        final_row,
+        result_row,
+        similar_cell,
+    )
     from proposal_router.service.workbook import write_department_files, write_workbook
 
+    routed = _with_similar(args, settings, routed)
     output = Path(args.output)
     if output.suffix.lower() == ".xlsx":  # the office's workbook: Chinese columns, summary, rejected rows
         write_workbook(output, original, routed, issues)
     else:
         final = any(r.final is not None for r in routed)  # a stored job: decisions taken since are shown
-        added = RESULT_COLUMNS + (FINAL_COLUMNS if final else [])
+        added = RESULT_COLUMNS + [SIMILAR_COLUMN] + (FINAL_COLUMNS if final else [])
         columns = [c for c in original if c not in added] + added
-        write_table(output, columns, ({**r.raw, **result_row(r.result), **final_row(r.final)} for r in routed))
+        as_json = output.suffix.lower() != ".jsonl"
+        write_table(
+            output,
+            columns,
+            (
+                {
+                    **r.raw,
+                    **result_row(r.result),
+                    SIMILAR_COLUMN: similar_cell(r.similar or [], as_json),
+                    **final_row(r.final),
+                }
+                for r in routed
+            ),
+        )
     review = sum(r.result.decision == "review" for r in routed)
     print(f"已交办 {len(routed)} 件提案：自动 {len(routed) - review} 件，待复核 {review} 件 → {output}")
     if args.split_by_department:
@@ -275,6 +303,37 @@ def _write_routed(args: argparse.Namespace, original: list[str], routed: list[An
             [{"file": i.file, "row": i.row, "column": i.column, "problem": i.message} for i in issues],
         )
         print(f"{len(issues)} 行未交办 → {rejected}")
+
+
+def _history(paths: Sequence[str], columns: ColumnMap, settings: Settings) -> list[Filed]:
+    """Earlier years' filings from `--history` files: read with the intake's column flags, or, when a file
+    lacks those columns, with the training file's own names (id, title, body)."""
+    from proposal_router.model.intake.records import read_proposals
+    from proposal_router.model.intake.tables import read_table
+    from proposal_router.service.similar import Filed
+
+    filed: list[Filed] = []
+    for path in paths:
+        table = read_table(path, limits=settings.read_limits)
+        wanted = columns if set(columns.title + columns.body) & set(table.columns) else ColumnMap()
+        rows, _ = read_proposals(table, wanted, settings.max_text_chars)
+        filed.extend(Filed(r.proposal.id or f"{Path(path).name}第{r.row}行", r.proposal.text) for r in rows)
+    return filed
+
+
+def _with_similar(args: argparse.Namespace, settings: Settings, routed: list[Any]) -> list[Any]:
+    """The rows with their 并案 candidates: earlier rows of the file and the `--history` files' filings."""
+    from dataclasses import replace
+
+    from proposal_router.service.similar import Filed, similar_to_earlier
+
+    history = _history(args.history, _columns(args), settings)
+    threshold = args.similar_threshold if args.similar_threshold is not None else settings.similar_threshold
+    rows = [Filed(r.result.id or f"第{i + 1}件", r.text) for i, r in enumerate(routed)]
+    found = similar_to_earlier(rows, history, threshold)
+    if history:
+        print(f"并案查找：往年 {len(history)} 件提案及本文件中在前的提案，相似度 ≥ {threshold:g}", file=sys.stderr)
+    return [replace(r, similar=matches) for r, matches in zip(routed, found, strict=True)]
 
 
 def _predict(args: argparse.Namespace, settings: Settings) -> None:
@@ -440,6 +499,18 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--ray-address", help="要加入的 Ray 集群，如 ray://head:10001（默认：本机 Ray）")
     route.add_argument("--workers", type=int, help="Ray 工作进程数（默认：集群 CPU 数 / 线程数）")
     route.add_argument("--encoder", choices=["fp32", "int8"], help="使用的导出编码器（默认：模型指定的）")
+    route.add_argument(
+        "--history",
+        nargs="+",
+        metavar="FILE",
+        default=[],
+        help="往年已立案的提案（如训练用的最终交办结果），用于查找可并案的提案；列名同本文件或为 id/title/body",
+    )
+    route.add_argument(
+        "--similar-threshold",
+        type=float,
+        help="可并案的相似度下限（默认：PROPOSAL_ROUTER_SIMILAR_THRESHOLD）",
+    )
 
     export = commands.add_parser("export", help="把 transformer 导出为 ONNX（fp32、int8）并核对一致性")
     export.add_argument("--model", required=True, help="模型目录")

@@ -39,6 +39,9 @@ class Settings(BaseSettings, ReadLimits):
     session_secret: str | None = Field(default=None, description="signs web log-in cookies; random if unset")
     secure_cookies: bool = False
     api_docs: bool = Field(default=False, description="serve /docs and /openapi.json, open to anyone")
+    similar_threshold: float = Field(
+        default=0.2, gt=0.0, le=1.0, description="并案: least similarity of a candidate (chosen on labelled pairs)"
+    )
     timezone: str = Field(default="Asia/Shanghai", description="local time of the times the office's workbooks show")
     max_text_chars: int = Field(default=20_000, ge=1)
     max_items: int = Field(default=100, ge=1, description="proposals per POST /v1/proposals")

@@ -6,10 +6,13 @@ may already hold a `lead_department` typed in by hand).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from proposal_router.model.schemas import Candidate, RoutingResult
+from proposal_router.model.similarity import Match
 from proposal_router.service.statuses import ProposalStatus
 
 RESULT_COLUMNS = [
@@ -24,6 +27,7 @@ RESULT_COLUMNS = [
     "route_model_version",
 ]
 
+SIMILAR_COLUMN = "route_similar"
 FINAL_COLUMNS = ["final_status", "final_lead_department", "final_co_departments"]
 
 
@@ -44,6 +48,12 @@ def final_row(final: Final | None) -> dict[str, Any]:
         "final_lead_department": final.lead_department,
         "final_co_departments": final.co_departments,
     }
+
+
+def similar_cell(matches: Sequence[Match], as_json: bool) -> Any:
+    """`route_similar`: the earlier filings to merge with, as objects in JSONL, as their JSON text in CSV."""
+    found = [{"id": m.id, "similarity": m.similarity} for m in matches]
+    return json.dumps(found, ensure_ascii=False) if as_json else found
 
 
 def shown(candidate: Candidate) -> str:

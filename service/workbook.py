@@ -19,12 +19,14 @@ from openpyxl import Workbook
 
 from proposal_router.model.errors import RowIssue
 from proposal_router.model.schemas import RoutingResult
+from proposal_router.model.similarity import Match
 from proposal_router.service.labels import DECISIONS, REASONS, STATUSES
 from proposal_router.service.output import Final, shown
 from proposal_router.service.sheet_format import CONFIDENCE, PERCENT, bar_chart, bold_row, summary_sheet, table_sheet
 
 RESULT_HEADERS = ["建议主办单位", "建议协办单位", "主题", "置信度", "处理方式", "复核原因", "候选单位(前三)"]
 FINAL_HEADERS = ["最终主办单位", "最终协办单位", "状态"]
+SIMILAR_HEADER = "可并案"
 Member = TypeVar("Member")
 UNSAFE_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\s]+')
 
@@ -34,10 +36,13 @@ class RoutedRow:
     raw: dict[str, Any]
     result: RoutingResult
     final: Final | None = None  # known for rows of a stored batch: review decisions taken since
+    text: str = ""  # the filing's text, as 并案 candidates are looked up by
+    similar: list[Match] | None = None  # earlier filings it could be merged with (并案), once looked up
 
 
-def result_headers(original: Sequence[str], final: bool = False) -> list[str]:
-    return [f"{h}（建议）" if h in original else h for h in RESULT_HEADERS + (FINAL_HEADERS if final else [])]
+def result_headers(original: Sequence[str], final: bool = False, similar: bool = False) -> list[str]:
+    added = RESULT_HEADERS + (FINAL_HEADERS if final else []) + ([SIMILAR_HEADER] if similar else [])
+    return [f"{h}（建议）" if h in original else h for h in added]
 
 
 def _cells(result: RoutingResult) -> list[Any]:
@@ -75,9 +80,13 @@ def _final_cells(final: Final | None) -> list[Any]:
 
 def _results_sheet(book: Workbook, original: Sequence[str], rows: Sequence[RoutedRow], title: str = "交办结果") -> None:
     final = any(r.final is not None for r in rows)
-    headers = [*original, *result_headers(original, final)]
+    similar = any(r.similar is not None for r in rows)
+    headers = [*original, *result_headers(original, final, similar)]
     table = [
-        [_text(row.raw.get(c, "")) for c in original] + _cells(row.result) + (_final_cells(row.final) if final else [])
+        [_text(row.raw.get(c, "")) for c in original]
+        + _cells(row.result)
+        + (_final_cells(row.final) if final else [])
+        + (["、".join(f"{m.id}（{m.similarity:.2f}）" for m in row.similar or [])] if similar else [])
         for row in rows
     ]
     heading = None if title == "交办结果" else f"{title} 交办结果（模型建议）"

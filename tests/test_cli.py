@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -155,7 +156,7 @@ def test_route_to_xlsx_writes_the_office_workbook(
     book = load_workbook(out)
     assert book.sheetnames == ["交办结果", "汇总", "未处理行"]
     results = read_table(out, "交办结果")
-    assert results.columns == ["编号", "标题", "内容", *workbook.RESULT_HEADERS]
+    assert results.columns == ["编号", "标题", "内容", *workbook.RESULT_HEADERS, workbook.SIMILAR_HEADER]
     assert len(results.rows) == 7 and {r["处理方式"] for r in results.rows} <= {"自动交办", "人工复核"}
     assert all(r["候选单位(前三)"].count("(") == 3 for r in results.rows)
     summary = {row[0]: row[1] for row in book["汇总"].iter_rows(values_only=True) if row and row[0]}
@@ -272,3 +273,37 @@ def test_training_flags_come_from_train_config(capsys: pytest.CaptureFixture[str
     """Bounds are TrainConfig's: --max-length 1000 is refused naming the flag, before anything is read."""
     assert main(["train", "--data", "absent.csv", "--out", "x", "--max-length", "1000"]) == 2
     assert "应不大于 512（请用 --max-length 指定）" in capsys.readouterr().err
+
+
+def test_route_names_the_earlier_filings_each_could_be_merged_with(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import OFFICE_COLUMNS, REPO
+
+    with (REPO / "data" / "demo" / "train.csv").open(encoding="utf-8") as fh:
+        past = list(csv.DictReader(fh))[:200]
+    history = write_csv(tmp_path / "2025.csv", past)
+    with (REPO / "data" / "demo" / "intake_labelled.csv").open(encoding="utf-8") as fh:
+        intake = list(csv.DictReader(fh))[:6]
+    rows = [{"编号": r["id"], "提案标题": r["title"], "提案内容": r["body"]} for r in intake]
+    rows.append({"编号": "2026-901", "提案标题": intake[1]["title"], "提案内容": intake[1]["body"] + "！"})
+    rows.append({"编号": "2026-902", "提案标题": past[7]["title"], "提案内容": past[7]["body"]})
+    source = write_csv(tmp_path / "intake.csv", rows)
+    out = tmp_path / "routed.csv"
+    argv = ["route", "--model", str(bundle), "--input", str(source), "--output", str(out), *OFFICE_COLUMNS]
+    assert main([*argv, "--history", str(history)]) == 0
+    assert "往年 200 件提案" in capsys.readouterr().err
+    similar = {r["编号"]: json.loads(r["route_similar"]) for r in read_table(out).rows}
+    assert similar["2026-901"][0] == {"id": intake[1]["id"], "similarity": 1.0}  # the same text, a new id
+    assert similar["2026-902"][0] == {"id": past[7]["id"], "similarity": 1.0}  # filed in an earlier year
+    assert all(m["id"] not in {"2026-901", "2026-902"} for r in similar.values() for m in r)  # only earlier ones
+    assert similar[intake[0]["id"]] == [] or all(m["similarity"] >= 0.2 for m in similar[intake[0]["id"]])
+
+    jsonl, xlsx = tmp_path / "routed.jsonl", tmp_path / "routed.xlsx"
+    assert main([*argv[:6], str(jsonl), *OFFICE_COLUMNS, "--history", str(history)]) == 0
+    line = next(json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines() if "2026-902" in x)
+    assert line["route_similar"][0] == {"id": past[7]["id"], "similarity": 1.0}
+    assert main([*argv[:6], str(xlsx), *OFFICE_COLUMNS]) == 0  # no history: earlier rows of the file only
+    results = {r["编号"]: r for r in read_table(xlsx, "交办结果").rows}
+    assert results["2026-901"]["可并案"].startswith(f"{intake[1]['id']}（1.00）")
+    assert results["2026-902"]["可并案"] == ""
