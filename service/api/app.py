@@ -58,17 +58,20 @@ roles: screener < reviewer < analyst < admin.
 """
 
 
+UPLOADS = frozenset({"/v1/batches", "/ui/batches"})  # the API's batch upload and the page's: the upload limit
+
+
 class BodyLimit:
     """Refuse request bodies above a size with 413, before the app reads them whole."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int, upload_path: str = "/v1/batches") -> None:
-        self.app, self.max_bytes, self.upload_bytes, self.upload_path = app, max_bytes, upload_bytes, upload_path
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int, upload_paths: frozenset[str] = UPLOADS) -> None:
+        self.app, self.max_bytes, self.upload_bytes, self.upload_paths = app, max_bytes, upload_bytes, upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.upload_bytes if scope.get("path") == self.upload_path else self.max_bytes
+        limit = self.upload_bytes if scope.get("path") in self.upload_paths else self.max_bytes
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, limit)

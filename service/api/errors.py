@@ -40,6 +40,7 @@ from proposal_router.model.errors import (
     UnknownName,
 )
 from proposal_router.model.intake.records import ColumnMap
+from proposal_router.service.uploads import UnsupportedFile
 
 log = logging.getLogger("proposal_router.api")
 
@@ -238,6 +239,7 @@ STATUSES: dict[type[ProposalRouterError], int] = {
     DataError: status.HTTP_422_UNPROCESSABLE_CONTENT,
     UnknownName: status.HTTP_422_UNPROCESSABLE_CONTENT,
     InvalidRequest: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    UnsupportedFile: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
     BundleError: status.HTTP_500_INTERNAL_SERVER_ERROR,
