@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from proposal_router.model.errors import BundleError
+from proposal_router.model.screening import ScreeningInfo
 from proposal_router.model.text import TextConfig
 
 SCHEMA_VERSION = 3
@@ -121,6 +122,7 @@ class BundleManifest(BaseModel):
     exports: dict[str, ExportInfo] = Field(default_factory=dict)
     crossfit: CrossFit | None = None
     taxonomy: TaxonomyInfo | None = None
+    screening: ScreeningInfo | None = Field(default=None, description="审查立案 screener, when trained with rejections")
     training_data: DataInfo
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from proposal_router.model.manifest import NEVER_AUTO, RoutingSettings
 from proposal_router.model.schemas import Candidate, ReasonCode, ReviewReason
+from proposal_router.model.screening import GROUND_NAMES, Flag
 
 
-def review_reason(settings: RoutingSettings, text: str, candidates: list[Candidate]) -> ReviewReason | None:
-    """None means route automatically; otherwise the first reason a reviewer should know."""
+def review_reason(
+    settings: RoutingSettings, text: str, candidates: list[Candidate], flags: Sequence[Flag] = ()
+) -> ReviewReason | None:
+    """None means route automatically; otherwise the first reason a reviewer should know. A filing flagged
+    for 审查立案 is never routed automatically: whether to accept it comes before where it goes."""
+    if flags:
+        grounds = "、".join(GROUND_NAMES[f.code] for f in flags)
+        return ReviewReason(code=ReasonCode.SCREENING_FLAG, message=f"可能不予立案（{grounds}），请先审查是否立案")
     if len("".join(text.split())) < settings.min_chars:
         return ReviewReason(
             code=ReasonCode.TEXT_TOO_SHORT, message=f"文本过短（少于{settings.min_chars}字），无法可靠判断主办单位"

@@ -23,8 +23,10 @@ from proposal_router.model.manifest import (
 from proposal_router.model.mentions import MentionScorer
 from proposal_router.model.policy import review_reason
 from proposal_router.model.prior import LeadPrior
+from proposal_router.model.quality import QualityWarning, check_form, several_asks
 from proposal_router.model.reform import Reform, bundle_taxonomy, check_taxonomy
 from proposal_router.model.schemas import Candidate, Decision, Proposal, RoutingResult
+from proposal_router.model.screening import Flag, Screener
 from proposal_router.model.taxonomy import Taxonomy
 from proposal_router.model.text import WindowTokenizer
 from proposal_router.model.tfidf import TfidfScorer
@@ -112,6 +114,8 @@ class Router:
         self.mentions = MentionScorer.load(serving) if "mentions" in components else None
         self.cases = CaseScorer.load(serving) if "cases" in components else None
         self.prior = LeadPrior.load(serving) if "prior" in components else None
+        info = self.manifest.screening
+        self.screener = Screener(serving, info) if info is not None else None
         self.encoder: DocumentEmbedder | None = None
         if "transformer" in components or "cases" in components:
             text = self.manifest.text
@@ -164,18 +168,24 @@ class Router:
     def route(self, proposals: Sequence[Proposal]) -> list[RoutingResult]:
         texts = [p.text for p in proposals]
         probs = self.probabilities(texts)
+        flags = self.screener.flags(texts) if self.screener is not None else [[] for _ in texts]
         return [
-            self._result(p, t, {h: v[i] for h, v in probs.items()})
+            self._result(p, t, {h: v[i] for h, v in probs.items()}, flags[i])
             for i, (p, t) in enumerate(zip(proposals, texts, strict=True))
         ]
 
-    def _result(self, proposal: Proposal, text: str, probs: dict[str, Array]) -> RoutingResult:
+    def _quality(self, proposal: Proposal) -> list[QualityWarning]:
+        warnings = check_form(proposal.title, proposal.body)
+        several = several_asks(proposal.title, proposal.body, self.tfidf.cosine) if self.tfidf is not None else None
+        return [*warnings, several] if several is not None else warnings
+
+    def _result(self, proposal: Proposal, text: str, probs: dict[str, Array], flags: list[Flag]) -> RoutingResult:
         labels = self.labels
         topic = rank(labels["topic"], probs["topic"], 1)[0] if "topic" in labels else None
         candidates = rank(labels["lead"], probs["lead"], 3) if "lead" in labels else []
         lead_name = candidates[0].name if candidates else None
         co = suggest_co(labels["co"], probs["co"], self.manifest.co_threshold(), lead_name) if "co" in labels else []
-        reason = review_reason(self.manifest.routing, text, candidates)
+        reason = review_reason(self.manifest.routing, text, candidates, flags)
         return RoutingResult(
             id=proposal.id,
             topic=topic,
@@ -185,4 +195,6 @@ class Router:
             decision=Decision.AUTO if reason is None else Decision.REVIEW,
             reason=reason,
             model_version=self.version,
+            screening=flags,
+            quality=self._quality(proposal),
         )

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from proposal_router.model.quality import QualityWarning
+from proposal_router.model.screening import Flag
 from proposal_router.model.text import compose
 
 
@@ -19,6 +21,7 @@ class Decision(StrEnum):
 class ReasonCode(StrEnum):
     """Why a proposal went to review, first reason first (see policy.review_reason)."""
 
+    SCREENING_FLAG = "screening_flag"  # it may not be a proposal to accept: the committee decides first
     TEXT_TOO_SHORT = "text_too_short"
     NEAR_TIE = "near_tie"
     LOW_CONFIDENCE = "low_confidence"
@@ -55,3 +58,5 @@ class RoutingResult(BaseModel):
     decision: Decision
     reason: ReviewReason | None = None
     model_version: str
+    screening: list[Flag] = Field(default_factory=list, description="grounds for 不予立案 to check (审查立案)")
+    quality: list[QualityWarning] = Field(default_factory=list, description="预审 warnings about the form")

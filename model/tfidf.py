@@ -51,6 +51,12 @@ class TfidfScorer:
         values /= np.linalg.norm(values)
         return idx, values
 
+    def cosine(self, a: str, b: str) -> float:
+        """How alike two texts are in the bundle's tf-idf space (both vectors have unit length)."""
+        (ia, va), (ib, vb) = self.features(a), self.features(b)
+        _, at_a, at_b = np.intersect1d(ia, ib, assume_unique=True, return_indices=True)
+        return float(va[at_a] @ vb[at_b])
+
     def logits(self, texts: list[str]) -> dict[str, Array]:
         feats = [self.features(t) for t in texts]
         out: dict[str, Array] = {}

@@ -102,6 +102,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
     from proposal_router.training.config import FLAGS, TrainConfig
     from proposal_router.training.data import load_labelled, remap_lines
     from proposal_router.training.pipeline import EVALUATION, train_bundle
+    from proposal_router.training.screening import load_rejections
 
     config = build_model(TrainConfig, args, FLAGS, base_model=settings.base_model, threads=settings.threads)
     taxonomy = _taxonomy(args, settings)
@@ -113,7 +114,10 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
     print(f"训练数据共 {len(data.examples)} 件提案；预测项：{'、'.join(data.heads)}", file=sys.stderr)
     for line in remap_lines(data):
         print(f"机构改革：{line}")
-    manifest = train_bundle(data, taxonomy, Path(args.out), config, columns)
+    rejected = load_rejections(args.rejections, columns) if args.rejections else []
+    if rejected:
+        print(f"不予立案的文件 {len(rejected)} 件：用于学习审查立案提示", file=sys.stderr)
+    manifest = train_bundle(data, taxonomy, Path(args.out), config, columns, rejected)
     lead = manifest.metrics.get("lead_department", {})
     routing = manifest.metrics.get("routing", {})
     print(f"模型：{args.out}（{manifest.version}；组件：{'、'.join(manifest.components)}）")
@@ -128,6 +132,12 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
                 f"（阈值 {policy.lead_threshold:.3f}）"
             )
         print(f"{source}主办单位准确率 {lead['accuracy']:.3f}，前三命中率 {lead['top3_accuracy']:.3f}；{auto}")
+    if manifest.screening is not None:
+        found = manifest.screening.metrics
+        print(
+            f"审查立案提示（交叉拟合样本外）：不予立案的文件标出 {found['oof_recall']:.0%}，"
+            f"正常提案误标 {found['oof_proper_flagged']:.1%}"
+        )
     print(f"评估报告：{Path(args.out) / EVALUATION / 'report.md'}")
 
 
@@ -259,11 +269,13 @@ def _write_routed(
     from proposal_router.model.intake.tables import write_table
     from proposal_router.service.output import (
         FINAL_COLUMNS,
+        QUALITY_COLUMN,
         RESULT_COLUMNS,
+        SCREENING_COLUMN,
         SIMILAR_COLUMN,
         final_row,
+        prescreen_cells,
         result_row,
-        similar_cell,
     )
     from proposal_router.service.workbook import write_department_files, write_workbook
 
@@ -273,7 +285,7 @@ def _write_routed(
         write_workbook(output, original, routed, issues)
     else:
         final = any(r.final is not None for r in routed)  # a stored job: decisions taken since are shown
-        added = RESULT_COLUMNS + [SIMILAR_COLUMN] + (FINAL_COLUMNS if final else [])
+        added = RESULT_COLUMNS + [SCREENING_COLUMN, SIMILAR_COLUMN, QUALITY_COLUMN] + (FINAL_COLUMNS if final else [])
         columns = [c for c in original if c not in added] + added
         as_json = output.suffix.lower() != ".jsonl"
         write_table(
@@ -283,7 +295,7 @@ def _write_routed(
                 {
                     **r.raw,
                     **result_row(r.result),
-                    SIMILAR_COLUMN: similar_cell(r.similar or [], as_json),
+                    **prescreen_cells(r.result, r.similar or [], as_json),
                     **final_row(r.final),
                 }
                 for r in routed
@@ -469,6 +481,12 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="FILE",
         help="最终交办结果（CSV、XLSX、XLS 或 JSONL）；可给多个文件，如去年的导出加往年的文件",
+    )
+    train.add_argument(
+        "--rejections",
+        nargs="+",
+        metavar="FILE",
+        help="不予立案的文件（其 ground 列为理由代码，如 personal、academic），用于学习审查立案提示",
     )
     train.add_argument("--out", required=True, help="模型写入的目录")
     add_flags(train.add_argument_group("训练设置（TrainConfig）"), TrainConfig, FLAGS)

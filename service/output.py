@@ -28,6 +28,8 @@ RESULT_COLUMNS = [
 ]
 
 SIMILAR_COLUMN = "route_similar"
+SCREENING_COLUMN = "route_screening"
+QUALITY_COLUMN = "route_quality"
 FINAL_COLUMNS = ["final_status", "final_lead_department", "final_co_departments"]
 
 
@@ -50,10 +52,21 @@ def final_row(final: Final | None) -> dict[str, Any]:
     }
 
 
-def similar_cell(matches: Sequence[Match], as_json: bool) -> Any:
-    """`route_similar`: the earlier filings to merge with, as objects in JSONL, as their JSON text in CSV."""
-    found = [{"id": m.id, "similarity": m.similarity} for m in matches]
+def listing(found: list[dict[str, Any]], as_json: bool) -> Any:
+    """A column holding a list of objects: the objects in JSONL, their JSON text in CSV (`[]` when none)."""
     return json.dumps(found, ensure_ascii=False) if as_json else found
+
+
+def prescreen_cells(result: RoutingResult, matches: Sequence[Match], as_json: bool) -> dict[str, Any]:
+    """What 审查立案 looks at: `route_screening` (grounds with the sentence behind each), `route_similar` (the
+    earlier filings to merge with) and `route_quality` (预审 of form)."""
+    return {
+        SCREENING_COLUMN: listing(
+            [{"code": f.code.value, "message": f.message, "evidence": f.evidence} for f in result.screening], as_json
+        ),
+        SIMILAR_COLUMN: listing([{"id": m.id, "similarity": m.similarity} for m in matches], as_json),
+        QUALITY_COLUMN: listing([{"code": w.code.value, "message": w.message} for w in result.quality], as_json),
+    }
 
 
 def shown(candidate: Candidate) -> str:

@@ -19,12 +19,23 @@ from openpyxl import Workbook
 
 from proposal_router.model.errors import RowIssue
 from proposal_router.model.schemas import RoutingResult
+from proposal_router.model.screening import GROUND_NAMES
 from proposal_router.model.similarity import Match
 from proposal_router.service.labels import DECISIONS, REASONS, STATUSES
 from proposal_router.service.output import Final, shown
 from proposal_router.service.sheet_format import CONFIDENCE, PERCENT, bar_chart, bold_row, summary_sheet, table_sheet
 
-RESULT_HEADERS = ["建议主办单位", "建议协办单位", "主题", "置信度", "处理方式", "复核原因", "候选单位(前三)"]
+RESULT_HEADERS = [
+    "建议主办单位",
+    "建议协办单位",
+    "主题",
+    "置信度",
+    "处理方式",
+    "复核原因",
+    "候选单位(前三)",
+    "审查提示",
+    "预审提示",
+]
 FINAL_HEADERS = ["最终主办单位", "最终协办单位", "状态"]
 SIMILAR_HEADER = "可并案"
 Member = TypeVar("Member")
@@ -58,6 +69,8 @@ def _cells(result: RoutingResult) -> list[Any]:
         DECISIONS[result.decision],
         reason,
         "、".join(shown(c) for c in result.candidates),
+        "；".join(f"{GROUND_NAMES[f.code]}：“{f.evidence}”" for f in result.screening),
+        "；".join(w.message for w in result.quality),
     ]
 
 

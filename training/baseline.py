@@ -75,12 +75,17 @@ class BaselineModel:
         return {head: np.asarray(x @ coef) + intercept for head, (coef, intercept) in self.weights.items()}
 
     def save(self, directory: Path) -> None:
-        """Write what `model.tfidf.TfidfScorer` reads: n-grams in column order, idf and weights."""
-        directory.mkdir(parents=True, exist_ok=True)
-        vocabulary = sorted(self.vectorizer.vocabulary_, key=self.vectorizer.vocabulary_.__getitem__)
-        (directory / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
-        arrays: dict[str, Array] = {"idf": self.vectorizer.idf_}
-        for head, (coef, intercept) in self.weights.items():
-            arrays[f"coef_{head}"] = coef.astype(np.float32)
-            arrays[f"intercept_{head}"] = intercept
-        np.savez_compressed(directory / "weights.npz", allow_pickle=False, **arrays)
+        save_tfidf(directory, self.vectorizer, self.weights)
+
+
+def save_tfidf(directory: Path, vectorizer: TfidfVectorizer, weights: dict[str, tuple[Array, Array]]) -> None:
+    """Write what `model.tfidf.TfidfScorer` reads: n-grams in column order, idf, and each head's
+    features × classes weights with intercepts."""
+    directory.mkdir(parents=True, exist_ok=True)
+    vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+    (directory / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
+    arrays: dict[str, Array] = {"idf": vectorizer.idf_}
+    for head, (coef, intercept) in weights.items():
+        arrays[f"coef_{head}"] = coef.astype(np.float32)
+        arrays[f"intercept_{head}"] = intercept
+    np.savez_compressed(directory / "weights.npz", allow_pickle=False, **arrays)

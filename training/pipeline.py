@@ -11,6 +11,7 @@ import platform
 import random
 import shutil
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -52,6 +53,7 @@ from proposal_router.training.config import TrainConfig
 from proposal_router.training.crossfit import CrossFitResult, cross_fit
 from proposal_router.training.data import Example, LabelledData, duty_examples, remap_lines, topic_examples
 from proposal_router.training.evaluate import Evaluation, write_evaluation
+from proposal_router.training.screening import Rejected, fit_screener
 from proposal_router.training.splits import stratified_split
 
 PARITY_ROWS = 64
@@ -75,8 +77,12 @@ def train_bundle(
     out: Path,
     config: TrainConfig,
     columns: ColumnMap | None = None,
+    rejected: Sequence[Rejected] = (),
 ) -> BundleManifest:
-    """Write a complete, evaluated bundle to `out`: built beside it, moved into place only when whole."""
+    """Write a complete, evaluated bundle to `out`: built beside it, moved into place only when whole.
+
+    `rejected` are filings the committee did not accept (不予立案, with their ground): with them the bundle
+    also screens each filing for 审查立案 (training/screening.py)."""
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).is_file():
         raise SetupError(f"{out} 已存在且不是模型包，不会覆盖它", option="out")
     if config.model_type == "transformer" and not config.base_model:
@@ -85,7 +91,7 @@ def train_bundle(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        manifest = _build_bundle(data, taxonomy, work, config, columns)
+        manifest = _build_bundle(data, taxonomy, work, config, columns, rejected)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -220,7 +226,12 @@ def _routing(result: CrossFitResult, corpus: Corpus, config: TrainConfig) -> Rou
 
 
 def _build_bundle(
-    data: LabelledData, taxonomy: Taxonomy | None, work: Path, config: TrainConfig, columns: ColumnMap | None
+    data: LabelledData,
+    taxonomy: Taxonomy | None,
+    work: Path,
+    config: TrainConfig,
+    columns: ColumnMap | None,
+    rejected: Sequence[Rejected],
 ) -> BundleManifest:
     started = time.perf_counter()
     for part in (SERVING, TRAINING):
@@ -248,6 +259,8 @@ def _build_bundle(
     result = cross_fit(corpus, candidates, config.folds, config.seed)
     routing = _routing(result, corpus, config)
     _refit(corpus, result.components, work / SERVING)
+    proper = [e.text for e in fit_rows]
+    screening = fit_screener(proper, list(rejected), work / SERVING, config.seed) if rejected else None
     if text is not None and "transformer" not in result.components and "cases" not in result.components:
         text = None  # the stack chose no encoder component: serve without the encoder
         for name in ("encoder.onnx", "tokenizer.json"):
@@ -282,6 +295,7 @@ def _build_bundle(
         )
         if taxonomy
         else None,
+        screening=screening,
         training_data=DataInfo(
             file="、".join(Path(f.path).name for f in data.files),
             sha256=data.sha256,
