@@ -4,10 +4,16 @@ above it in the same file. Only earlier ones: the later filing is the one merged
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from proposal_router.model.similarity import Match, SimilarityIndex
+from proposal_router.model.text import compose
+from proposal_router.service.db.models import ProposalRecord
 
 
 @dataclass(frozen=True)
@@ -28,3 +34,51 @@ def similar_to_earlier(
         index.similar(row.text, threshold, k, limit=len(history) + position, exclude={row.id} if row.id else ())
         for position, row in enumerate(rows)
     ]
+
+
+REBUILD_SHARE = 0.1  # texts added since the index was built, as a share of it, before IDF is refreshed
+REBUILD_MIN = 200
+
+
+class StoredFilings:
+    """The store's filings in one 并案 index per process, caught up from the database before each lookup, so
+    what another server process stored meanwhile is found too. Built again from every stored text (IDF
+    refreshed) once the texts added since outgrow a tenth of it."""
+
+    def __init__(self) -> None:
+        self._index = SimilarityIndex()
+        self._position: dict[int, int] = {}
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def _catch_up(self, session: Session) -> None:
+        rows = _texts_after(session, self._last)
+        if not rows:
+            return
+        if len(rows) > max(REBUILD_SHARE * len(self._index), REBUILD_MIN):
+            rows = _texts_after(session, 0)
+            self._index, self._position = SimilarityIndex([t for _, t in rows], [str(i) for i, _ in rows]), {}
+        else:
+            self._index.add([str(i) for i, _ in rows], [t for _, t in rows])
+        start = len(self._index) - len(rows)
+        self._position.update({i: start + n for n, (i, _) in enumerate(rows)})
+        self._last = rows[-1][0]
+
+    def earlier(
+        self, session: Session, stored: Sequence[tuple[int, str]], threshold: float, k: int = 5
+    ) -> list[list[Match]]:
+        """For each stored (id, text), the filings stored before it at least `threshold` alike."""
+        with self._lock:
+            self._catch_up(session)
+            return [
+                self._index.similar(text, threshold, k, limit=self._position[i], exclude={str(i)}) for i, text in stored
+            ]
+
+
+def _texts_after(session: Session, last: int) -> list[tuple[int, str]]:
+    query = (
+        select(ProposalRecord.id, ProposalRecord.title, ProposalRecord.body)
+        .where(ProposalRecord.id > last)
+        .order_by(ProposalRecord.id)
+    )
+    return [(i, compose(title, body)) for i, title, body in session.execute(query).tuples()]

@@ -89,6 +89,8 @@ def routed_record(
         reason_message=result.reason.message if result.reason else None,
         model_version=result.model_version,
         version=1,
+        screening=[f.model_dump(mode="json") for f in result.screening],
+        quality=[w.model_dump(mode="json") for w in result.quality],
     )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from proposal_router.model.schemas import Decision, ReasonCode
+from proposal_router.model.screening import Ground
 from proposal_router.service.security import Role
 from proposal_router.service.statuses import AuditAction, JobStatus, ProposalStatus, ReviewAction
 
@@ -108,6 +109,11 @@ class ProposalRecord(Base):
     decided_at: Mapped[datetime | None] = mapped_column()
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(BigInt, default=1)
+    screening: Mapped[list[Any]] = mapped_column(default=list)  # 审查立案 flags as the router gave them
+    quality: Mapped[list[Any]] = mapped_column(default=list)  # 预审 warnings of form
+    similar: Mapped[list[Any]] = mapped_column(default=list)  # 并案 candidates: {"id": internal id, "similarity"}
+    merged_into: Mapped[int | None] = mapped_column(BigInt, ForeignKey("proposals.id"), index=True)
+    rejection_ground: Mapped[Ground | None] = mapped_column(stored_as_value(Ground, 40))
 
     __table_args__ = (Index("ix_proposals_status_confidence", "status", "model_lead_confidence"),)
 

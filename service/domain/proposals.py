@@ -13,15 +13,20 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from proposal_router.model.errors import Conflict
 from proposal_router.model.explain import Explainer, Term
+from proposal_router.model.quality import QualityWarning
 from proposal_router.model.router import Router
 from proposal_router.model.schemas import Candidate, Proposal, ReviewReason, RoutingResult
+from proposal_router.model.screening import Flag
+from proposal_router.model.text import compose
 from proposal_router.service import store
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.db.models import ProposalRecord
+from proposal_router.service.similar import StoredFilings
 from proposal_router.service.statuses import AuditAction, ProposalStatus
 
 
@@ -41,6 +46,14 @@ class Assignment(BaseModel):
     co_departments: list[str]
 
 
+class SimilarFiling(BaseModel):
+    """An earlier stored filing this one could be merged with (并案)."""
+
+    id: int
+    external_id: str | None
+    similarity: float
+
+
 class ProposalView(BaseModel):
     """A stored proposal as the service shows it to every front end."""
 
@@ -56,6 +69,10 @@ class ProposalView(BaseModel):
     decided_by: str | None
     decided_at: datetime | None
     rejection_reason: str | None
+    similar: list[SimilarFiling] = Field(
+        default_factory=list, description="earlier stored filings it could be merged with (并案), most alike first"
+    )
+    merged_into: int | None = Field(default=None, description="the proposal it was merged into (并案)")
     version: int = Field(description="changes with every decision; send it back to detect concurrent edits")
 
     @property
@@ -86,6 +103,8 @@ def routing_of(record: ProposalRecord) -> RoutingResult:
         if record.reason_code
         else None,
         model_version=record.model_version,
+        screening=[Flag(**f) for f in record.screening],
+        quality=[QualityWarning(**w) for w in record.quality],
     )
 
 
@@ -106,14 +125,24 @@ def view(record: ProposalRecord) -> ProposalView:
         decided_by=record.decided_by,
         decided_at=record.decided_at,
         rejection_reason=record.rejection_reason,
+        similar=[SimilarFiling(**m) for m in record.similar],
+        merged_into=record.merged_into,
         version=record.version,
     )
 
 
-def submit(session: Session, router: Router, filings: Sequence[Filing], actor: store.Acting) -> list[Submitted]:
+def submit(
+    session: Session,
+    router: Router,
+    filings: Sequence[Filing],
+    actor: store.Acting,
+    stored: StoredFilings | None = None,
+    threshold: float = 0.2,
+) -> list[Submitted]:
     """Store and route new filings; a known external id gives the stored proposal (duplicate) instead.
 
-    A filing repeated within one call maps to the proposal of its first copy."""
+    A filing repeated within one call maps to the proposal of its first copy. With `stored`, each new one
+    records the filings stored before it that it could be merged with (并案, at least `threshold` alike)."""
     known = store.stored_by_external_id(session, [f.proposal.id for f in filings if f.proposal.id is not None])
     first: dict[str, Filing] = {}
     todo: list[Filing] = []
@@ -130,6 +159,8 @@ def submit(session: Session, router: Router, filings: Sequence[Filing], actor: s
     )
     if records is None:  # another request stored the same external id meanwhile: answer with that one
         return [Submitted(view(r), True) for r in _resubmitted(session, filings)]
+    if stored is not None:
+        look_for_earlier(session, stored, records, threshold)
     created = {id(f): r for f, r in zip(todo, records, strict=True)}
     answers: list[Submitted] = []
     for filing in filings:
@@ -140,6 +171,24 @@ def submit(session: Session, router: Router, filings: Sequence[Filing], actor: s
             assert external is not None
             answers.append(Submitted(view(known.get(external) or created[id(first[external])]), True))
     return answers
+
+
+def look_for_earlier(
+    session: Session, stored: StoredFilings, records: Sequence[ProposalRecord], threshold: float
+) -> None:
+    """Record on each new record its 并案 candidates among the filings stored before it."""
+    found = stored.earlier(session, [(r.id, compose(r.title, r.body)) for r in records], threshold)
+    ids = {int(m.id) for matches in found for m in matches}
+    external = dict(
+        session.execute(
+            select(ProposalRecord.id, ProposalRecord.external_id).where(ProposalRecord.id.in_(ids))
+        ).tuples().all()
+    )
+    for record, matches in zip(records, found, strict=True):
+        record.similar = [
+            {"id": int(m.id), "external_id": external.get(int(m.id)), "similarity": m.similarity} for m in matches
+        ]
+    session.commit()
 
 
 def _resubmitted(session: Session, filings: Sequence[Filing]) -> list[ProposalRecord]:

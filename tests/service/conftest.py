@@ -31,10 +31,11 @@ POSTGRES_ENV = "PROPOSAL_ROUTER_TEST_POSTGRES_URL"
 
 @pytest.fixture(scope="session")
 def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A TF-IDF bundle on the demo proposals: real department names, trained in seconds."""
+    """A TF-IDF bundle on the demo proposals: real department names, 审查立案 learned from the demo's rejections."""
     out = tmp_path_factory.mktemp("service") / "model"
-    data = REPO / "data" / "demo" / "train.csv"
-    assert main(["train", "--data", str(data), "--out", str(out), "--model-type", "baseline"]) == 0
+    data, rejections = (REPO / "data" / "demo" / name for name in ("train.csv", "rejections.csv"))
+    args = ["--data", str(data), "--rejections", str(rejections), "--out", str(out), "--model-type", "baseline"]
+    assert main(["train", *args]) == 0
     return out
 
 

@@ -58,13 +58,13 @@ def test_bearer_header_and_revoked_keys(service: Service) -> None:
 @pytest.mark.parametrize(
     ("payload", "status", "says"),
     [
-        ({"title": "", "body": "  "}, 422, "empty"),
+        ({"title": "", "body": "  "}, 422, "都为空"),
         ({"title": 12, "body": "正文"}, 422, "string"),
         ({"body": ["列表"]}, 422, "string"),
         ({"body": "正文", "unexpected": 1}, 422, "unexpected"),
-        ([], 422, "empty"),
+        ([], 422, "提案列表为空"),
         ({"body": "长" * 20_001}, 422, "20000"),
-        ([{"body": f"第{i}件"} for i in range(101)], 413, "at most 100"),
+        ([{"body": f"第{i}件"} for i in range(101)], 413, "最多 100 件"),
         ("just a string", 422, ""),
         (None, 422, ""),
     ],

@@ -92,3 +92,20 @@ def test_explanation_names_words_of_the_text(service: Service) -> None:
 def test_unknown_proposal_is_404(service: Service) -> None:
     response = service.client.get("/v1/proposals/999999", headers=service.headers("screener"))
     assert response.status_code == 404 and "999999" in response.json()["detail"]
+
+
+def test_a_filing_names_the_earlier_ones_it_could_be_merged_with(service: Service) -> None:
+    """并案: a restatement and an exact repeat under a new id find the stored filing; an unrelated one nothing."""
+    first, other = intake(2)
+    screener = service.headers("screener")
+    stored = service.client.post("/v1/proposals", json=[first, other], headers=screener).json()
+    assert [p["similar"] for p in stored] == [[], []]
+    repeat = {**first, "external_id": "2026-重复", "submitter": "另一位委员"}
+    restated = {**first, "external_id": "2026-改写", "body": "据调研，" + first["body"].replace("建议", "为此建议", 1)}
+    answers = service.client.post("/v1/proposals", json=[repeat, restated], headers=screener).json()
+    assert answers[0]["similar"][0] == {"id": stored[0]["id"], "external_id": first["external_id"], "similarity": 1.0}
+    assert [s["id"] for s in answers[1]["similar"]][:2] == [stored[0]["id"], answers[0]["id"]]
+    assert all(s["id"] != stored[1]["id"] for a in answers for s in a["similar"])
+    again = service.client.get(f"/v1/proposals/{answers[1]['id']}", headers=screener).json()
+    assert again["similar"] == answers[1]["similar"]
+    assert isinstance(again["routing"]["screening"], list) and isinstance(again["routing"]["quality"], list)

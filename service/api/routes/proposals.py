@@ -50,7 +50,10 @@ def submit(
 ) -> ProposalOut | list[ProposalOut]:
     items = payload if isinstance(payload, list) else [payload]
     _check_limits(items, state)
-    answers = proposals.submit(session, state.router, [i.filing() for i in items], caller.actor)
+    filings = [i.filing() for i in items]
+    answers = proposals.submit(
+        session, state.router, filings, caller.actor, state.filings, state.settings.similar_threshold
+    )
     for answer in answers:
         if not answer.duplicate:
             state.metrics.decisions.labels(kind=answer.view.routing.decision).inc()
