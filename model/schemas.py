@@ -22,6 +22,7 @@ class ReasonCode(StrEnum):
     """Why a proposal went to review, first reason first (see policy.review_reason)."""
 
     SCREENING_FLAG = "screening_flag"  # it may not be a proposal to accept: the committee decides first
+    SIMILAR_FILING = "similar_filing"  # the service found an earlier filing it could be merged with (并案)
     TEXT_TOO_SHORT = "text_too_short"
     NEAR_TIE = "near_tie"
     LOW_CONFIDENCE = "low_confidence"

@@ -30,7 +30,18 @@ from proposal_router.service.workbook import save_per_department
 
 MODES = {Mode.AUTO: "自动", Mode.MANUAL: "人工"}
 ROLES = {Role.LEAD: "主办", Role.CO: "协办"}
-ASSIGNED_HEADERS = ["编号", "提案标题", "提案人", "主办单位", "协办单位", "主题", "交办方式", "复核人", "复核时间"]
+ASSIGNED_HEADERS = [
+    "编号",
+    "提案标题",
+    "提案人",
+    "主办单位",
+    "协办单位",
+    "主题",
+    "交办方式",
+    "复核人",
+    "复核时间",
+    "并案",
+]
 REJECTED_HEADERS = ["编号", "提案标题", "提案人", "不予立案理由", "复核人", "复核时间"]
 PENDING_HEADERS = [
     "编号",
@@ -67,7 +78,14 @@ def _assigned_row(item: Assignment, clock: _Clock) -> list[Any]:
         MODES[item.mode] if item.mode else "",
         item.decided_by or "",
         clock.local(item.decided_at) if item.mode == Mode.MANUAL else "",
+        _group(item),
     ]
+
+
+def _group(item: Assignment) -> str:
+    if item.merged_into:
+        return f"并入 {item.merged_into}"
+    return f"并入本件：{'、'.join(item.merged)}" if item.merged else ""
 
 
 def _rejected_row(item: Assignment, clock: _Clock) -> list[Any]:

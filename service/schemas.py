@@ -17,6 +17,7 @@ from pydantic.json_schema import SkipJsonSchema
 from proposal_router.model.explain import Term
 from proposal_router.model.intake.clean import clean_text
 from proposal_router.model.schemas import Proposal, RoutingResult
+from proposal_router.model.screening import Ground
 from proposal_router.service.domain.proposals import Filing, ProposalView
 from proposal_router.service.domain.review import Verdict
 from proposal_router.service.security import Role
@@ -100,13 +101,16 @@ class ReviewIn(BaseModel):
                 {"action": "correct", "lead_department": "市住房和城乡建设局", "co_departments": ["市财政局"]},
                 {"action": "reject", "reason": "属个人诉求，建议通过12345热线反映"},
                 {"action": "reassign", "lead_department": "市人力资源和社会保障局", "reason": "属就业政策"},
+                {"action": "reject", "ground": "personal"},
+                {"action": "merge", "merge_into": 12, "reason": "与第12件所提事项相同"},
             ]
         },
     )
 
-    action: Literal["accept", "correct", "reject", "reassign"] = Field(
+    action: Literal["accept", "correct", "reject", "reassign", "merge"] = Field(
         description="accept: the model's lead and topic, and its co-departments unless co_departments is given "
-        "([] accepts the lead only); reassign (改办): a routed or decided item, with a reason"
+        "([] accepts the lead only); reassign (改办): a routed or decided item, with a reason; merge (并案): "
+        "handled with the proposal merge_into, by its departments"
     )
     lead_department: Annotated[Text | None, Field(max_length=200)] = None
     co_departments: Annotated[list[Annotated[Text, Field(max_length=200)]] | None, Field(max_length=50)] = None
@@ -115,10 +119,19 @@ class ReviewIn(BaseModel):
     version: int | None = Field(
         default=None, ge=0, le=INT64_MAX, description="the version you saw; a newer one means a conflict"
     )
+    ground: Ground | None = Field(default=None, description="reject: the ground of the rules (不予立案的情形)")
+    merge_into: int | None = Field(default=None, ge=1, le=INT64_MAX, description="merge: the proposal's id")
 
     def verdict(self) -> Verdict:
         return Verdict(
-            ReviewAction(self.action), self.lead_department, self.co_departments, self.topic, self.reason, self.version
+            ReviewAction(self.action),
+            self.lead_department,
+            self.co_departments,
+            self.topic,
+            self.reason,
+            self.version,
+            self.ground,
+            self.merge_into,
         )
 
     @model_validator(mode="after")
@@ -130,8 +143,12 @@ class ReviewIn(BaseModel):
             raise ValueError("接受建议时不能指定主办单位或主题：如需修改请更正（correct）")
         if self.action == "reject" and any(c is not None for c in changes):
             raise ValueError("不予立案时不能指定主办单位、协办单位或主题")
-        if self.action == "reject" and not (self.reason or "").strip():
-            raise ValueError("不予立案须填写理由（reason）")
+        if self.action == "reject" and not (self.reason or "").strip() and self.ground is None:
+            raise ValueError("不予立案须填写理由（reason）或选择不予立案的情形（ground）")
+        if self.action == "merge" and (self.merge_into is None or any(c is not None for c in changes)):
+            raise ValueError("并案须指定并入的提案（merge_into），不能另行指定主办单位、协办单位或主题")
+        if self.action != "merge" and self.merge_into is not None:
+            raise ValueError("只有并案（merge）才指定 merge_into")
         if self.action == "reassign" and not (self.reason or "").strip():
             raise ValueError("改办须填写理由（reason）")
         return self

@@ -34,6 +34,7 @@ class ReviewAction(StrEnum):
     CORRECT = "correct"
     REJECT = "reject"  # 不予立案
     REASSIGN = "reassign"  # 改办: a new assignment for an item already routed, decided or rejected
+    MERGE = "merge"  # 并案: handled with another filing, by that filing's departments
 
     @property
     def audited_as(self) -> AuditAction:
@@ -62,6 +63,7 @@ class AuditAction(StrEnum):
     REVIEW_CORRECT = "review.correct"
     REVIEW_REJECT = "review.reject"
     REVIEW_REASSIGN = "review.reassign"
+    REVIEW_MERGE = "review.merge"
     BATCH_UPLOAD = "batch.upload"
     BATCH_RESULT = "batch.result"
     BATCH_CANCEL = "batch.cancel"

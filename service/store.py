@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, String, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,13 @@ Order = Literal["newest", "uncertain", "oldest"]
 Row = TypeVar("Row")
 
 
+class Prescreen(StrEnum):
+    """What 审查立案 found on an item, as a filter of the queue."""
+
+    FLAGGED = "flagged"  # a ground for 不予立案 to check
+    SIMILAR = "similar"  # earlier filings it could be merged with (并案)
+
+
 @dataclass(frozen=True)
 class Filters:
     status: ProposalStatus | None = None
@@ -59,6 +67,7 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None  # every word in the title, body, submitter or the office's id
+    prescreen: Prescreen | None = None
 
 
 def routed_record(
@@ -162,6 +171,10 @@ def _filtered(query: Select[Row], filters: Filters) -> Select[Row]:
         query = query.where(ProposalRecord.received_at >= filters.since)
     if filters.until:
         query = query.where(ProposalRecord.received_at < filters.until)
+    if filters.prescreen == Prescreen.FLAGGED:
+        query = query.where(cast(ProposalRecord.screening, String) != "[]")
+    if filters.prescreen == Prescreen.SIMILAR:
+        query = query.where(cast(ProposalRecord.similar, String) != "[]")
     for word in (filters.text or "").split():
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         fields = (ProposalRecord.title, ProposalRecord.body, ProposalRecord.submitter, ProposalRecord.external_id)

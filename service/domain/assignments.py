@@ -52,6 +52,8 @@ class Assignment(BaseModel):
     rejection_reason: str | None
     review_reason: str | None = Field(description="why a pending item waits for a reviewer")
     confidence: float | None = Field(description="the model's confidence in its suggested lead")
+    merged_into: str | None = Field(default=None, description="并案: the filing (编号) whose group it joined")
+    merged: list[str] = Field(default_factory=list, description="并案: the filings (编号) merged into this one")
 
     @property
     def shown_id(self) -> str:
@@ -111,9 +113,34 @@ def final_assignments(session: Session, query: Query) -> list[Assignment]:
         statement = statement.where(ProposalRecord.status == query.status)
     if query.department:
         statement = statement.where(ProposalRecord.status.in_((ProposalStatus.AUTO, ProposalStatus.REVIEWED)))
-    items = [_of(r) for r in session.scalars(statement)]
+    records = list(session.scalars(statement))
+    items = _grouped(session, records)
     if query.department:
         items = [a for a in items if query.department in (a.lead_department, *a.co_departments)]
+    return items
+
+
+def _grouped(session: Session, records: Sequence[ProposalRecord]) -> list[Assignment]:
+    """并案 groups: a merged filing is handled by its group's head as the head is assigned now (a 改办 of the
+    head moves the group), and the head lists the filings merged into it."""
+    items = [_of(r) for r in records]
+    heads = {r.merged_into for r in records if r.merged_into is not None}
+    missing = heads - {r.id for r in records}
+    known = {r.id: r for r in records} | {
+        r.id: r for r in session.scalars(select(ProposalRecord).where(ProposalRecord.id.in_(missing)))
+    }
+    members: dict[int, list[str]] = {}
+    for record, item in zip(records, items, strict=True):
+        if record.merged_into is None:
+            continue
+        head = _of(known[record.merged_into])
+        members.setdefault(head.id, []).append(item.shown_id)
+        item.merged_into = head.shown_id
+        if head.status.assigned:
+            item.topic, item.lead_department = head.topic, head.lead_department
+            item.co_departments = list(head.co_departments)
+    for item in items:
+        item.merged = members.get(item.id, [])
     return items
 
 

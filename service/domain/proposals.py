@@ -20,7 +20,7 @@ from proposal_router.model.errors import Conflict
 from proposal_router.model.explain import Explainer, Term
 from proposal_router.model.quality import QualityWarning
 from proposal_router.model.router import Router
-from proposal_router.model.schemas import Candidate, Proposal, ReviewReason, RoutingResult
+from proposal_router.model.schemas import Candidate, Decision, Proposal, ReasonCode, ReviewReason, RoutingResult
 from proposal_router.model.screening import Flag
 from proposal_router.model.text import compose
 from proposal_router.service import store
@@ -176,18 +176,27 @@ def submit(
 def look_for_earlier(
     session: Session, stored: StoredFilings, records: Sequence[ProposalRecord], threshold: float
 ) -> None:
-    """Record on each new record its 并案 candidates among the filings stored before it."""
+    """Record on each new record its 并案 candidates among the filings stored before it. One routed
+    automatically goes to review instead: whether to merge it comes before its 交办 (the audit log keeps the
+    router's own answer)."""
     found = stored.earlier(session, [(r.id, compose(r.title, r.body)) for r in records], threshold)
     ids = {int(m.id) for matches in found for m in matches}
     external = dict(
-        session.execute(
-            select(ProposalRecord.id, ProposalRecord.external_id).where(ProposalRecord.id.in_(ids))
-        ).tuples().all()
+        session.execute(select(ProposalRecord.id, ProposalRecord.external_id).where(ProposalRecord.id.in_(ids)))
+        .tuples()
+        .all()
     )
     for record, matches in zip(records, found, strict=True):
         record.similar = [
             {"id": int(m.id), "external_id": external.get(int(m.id)), "similarity": m.similarity} for m in matches
         ]
+        if matches and record.status == ProposalStatus.AUTO:
+            best = matches[0]
+            shown = external.get(int(best.id)) or best.id
+            record.status, record.decision = ProposalStatus.PENDING, Decision.REVIEW
+            record.topic, record.lead_department, record.co_departments = None, None, []
+            record.reason_code = ReasonCode.SIMILAR_FILING
+            record.reason_message = f"与已收到的提案 {shown} 相似（{best.similarity:.2f}），请先审查是否并案"
     session.commit()
 
 

@@ -1,4 +1,5 @@
-"""Review: a reviewer accepts the model's answer, corrects it, or rejects the filing (不予立案); an item
+"""Review: a reviewer accepts the model's answer, corrects it, rejects the filing (不予立案, with its ground) or
+merges it with another (并案); an item
 already routed, decided or rejected can be reassigned (改办) with a reason.
 
 The rules of a decision live here: names a reviewer types resolve through the catalogue (aliases, former
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from proposal_router.model.errors import Conflict, InvalidRequest
+from proposal_router.model.screening import GROUND_NAMES, Ground
 from proposal_router.service import store
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.db.models import ProposalRecord
@@ -34,6 +36,8 @@ class Verdict:
     topic: str | None = None
     reason: str | None = None
     version: int | None = None
+    ground: Ground | None = None  # 不予立案: the ground of the rules it falls under
+    merge_into: int | None = None  # 并案: the proposal (internal id) it is handled with
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,9 @@ class Reviewed:
 def _assignment(verdict: Verdict, answer: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
     """The status and assignment a verdict sets, names resolved to the catalogue's."""
     if verdict.action == ReviewAction.REJECT:
-        return {"status": ProposalStatus.REJECTED, "rejection_reason": verdict.reason}
+        ground = GROUND_NAMES[verdict.ground] if verdict.ground else None
+        reason = "：".join(r for r in (ground, verdict.reason) if r) or None
+        return {"status": ProposalStatus.REJECTED, "rejection_reason": reason, "rejection_ground": verdict.ground}
     lead, co = verdict.lead_department, verdict.co_departments
     values: dict[str, Any] = {
         "status": ProposalStatus.REVIEWED,
@@ -71,6 +77,24 @@ def _in_force(record: ProposalRecord) -> dict[str, Any]:
     }
 
 
+def _merged(session: Session, record: ProposalRecord, verdict: Verdict) -> dict[str, Any]:
+    """并案: the item joins the group of another filing and is handled by that group's departments; it keeps
+    its own id and submitter. A filing merged into a member joins the member's group (no chains)."""
+    if verdict.merge_into is None:
+        raise InvalidRequest("并案须指定并入的提案（merge_into）")
+    head = store.get(session, verdict.merge_into)
+    if head.merged_into is not None:
+        head = store.get(session, head.merged_into)
+    if head.id == record.id:
+        raise InvalidRequest(f"提案 {record.external_id or record.id} 不能并入它自己")
+    assigned = head.status.assigned
+    return {
+        "status": ProposalStatus.REVIEWED,
+        "merged_into": head.id,
+        **(_in_force(head) if assigned else store.model_answer(head)),
+    }
+
+
 def decide(session: Session, proposal_id: int, verdict: Verdict, actor: store.Acting, catalogue: Catalogue) -> Reviewed:
     """Decide a pending item, or reassign (改办) a routed, decided or rejected one; raises Conflict if someone
     else decided it first or it changed meanwhile."""
@@ -84,6 +108,8 @@ def decide(session: Session, proposal_id: int, verdict: Verdict, actor: store.Ac
         if unchanged and record.status != ProposalStatus.REJECTED:
             raise InvalidRequest(f"提案 {shown} 的改办与现行交办相同：请指定新的主办单位、协办单位或主题")
         values["rejection_reason"] = None
+    elif verdict.action == ReviewAction.MERGE:
+        values = _merged(session, record, verdict)
     else:
         values = _assignment(verdict, store.model_answer(record), catalogue)
     record, review = store.record_review(

@@ -74,11 +74,16 @@ def listing(
     q: Annotated[str | None, Query(max_length=200, description="words, all in title, body, 提案人 or 编号")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    prescreen: Annotated[
+        store.Prescreen | None, Query(description="flagged: a ground for 不予立案; similar: 并案 candidates")
+    ] = None,
     order: Literal["newest", "oldest", "uncertain"] = "newest",
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page:
-    typed = store.Filters(status=status_, department=department, topic=topic, since=since, until=until, text=q)
+    typed = store.Filters(
+        status=status_, department=department, topic=topic, since=since, until=until, text=q, prescreen=prescreen
+    )
     filters = proposals.resolved(typed, state.catalogue)
     total, items = proposals.search(session, filters, limit, offset, order)
     return Page(total=total, limit=limit, offset=offset, items=[ProposalOut.of(i) for i in items])

@@ -23,11 +23,16 @@ def queue(
     department: Annotated[str | None, Query(description="suggested lead; an alias or former name resolves")] = None,
     topic: str | None = None,
     q: Annotated[str | None, Query(max_length=200, description="words, all in title, body, 提案人 or 编号")] = None,
+    prescreen: Annotated[
+        store.Prescreen | None, Query(description="flagged: a ground for 不予立案; similar: 并案 candidates")
+    ] = None,
     order: Literal["uncertain", "oldest"] = "uncertain",
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page:
-    filters = proposals.resolved(store.Filters(department=department, topic=topic, text=q), state.catalogue)
+    filters = proposals.resolved(
+        store.Filters(department=department, topic=topic, text=q, prescreen=prescreen), state.catalogue
+    )
     total, items = proposals.queue(session, filters, limit, offset, order)
     return Page(total=total, limit=limit, offset=offset, items=[ProposalOut.of(i) for i in items])
 
