@@ -308,6 +308,29 @@ def record_review(
 TRAINING_COLUMNS = ["id", "title", "body", "topic", "lead_department", "co_departments", "source", "decided_at"]
 
 
+REJECTION_COLUMNS = ["id", "title", "body", "submitter", "ground", "reason", "decided_at"]
+
+
+def rejection_rows(session: Session, since: datetime | None) -> list[dict[str, Any]]:
+    """Filings rejected (不予立案) with their ground, the file `train --rejections` learns 审查立案 from; a
+    rejection without a ground has an empty one (training skips it)."""
+    query = select(ProposalRecord).where(ProposalRecord.status == ProposalStatus.REJECTED)
+    if since is not None:
+        query = query.where(ProposalRecord.decided_at >= since)
+    return [
+        {
+            "id": r.external_id or f"PR-{r.id}",
+            "title": r.title,
+            "body": r.body,
+            "submitter": r.submitter or "",
+            "ground": r.rejection_ground.value if r.rejection_ground else "",
+            "reason": r.rejection_reason or "",
+            "decided_at": r.decided_at.isoformat() if r.decided_at else "",
+        }
+        for r in session.scalars(query.order_by(ProposalRecord.id))
+    ]
+
+
 def training_rows(session: Session, since: datetime | None) -> list[dict[str, Any]]:
     """Final assignments in the training file's columns: routed automatically or decided by a reviewer."""
     query = select(ProposalRecord).where(ProposalRecord.status.in_(ASSIGNED))

@@ -254,9 +254,14 @@ def explanation(
     return explainer.terms(Proposal(title=item.title, body=item.body).text, name)
 
 
-def training_data(session: Session, since: datetime | None, actor: store.Acting, format: str) -> list[dict[str, Any]]:
-    """Final assignments for retraining, in the training file's columns; the export itself is audited."""
-    rows = store.training_rows(session, since)
+def training_data(
+    session: Session, since: datetime | None, actor: store.Acting, format: str, rejections: bool = False
+) -> list[dict[str, Any]]:
+    """Final assignments for retraining in the training file's columns, or with `rejections` the filings
+    rejected (不予立案) with their ground for `train --rejections`; the export itself is audited."""
+    rows = store.rejection_rows(session, since) if rejections else store.training_rows(session, since)
     details = {"format": format, "since": since.isoformat() if since else None, "rows": len(rows)}
+    if rejections:
+        details["rejections"] = True
     store.audit(session, actor, AuditAction.EXPORT_TRAINING_DATA, details)
     return rows

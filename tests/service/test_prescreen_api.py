@@ -44,6 +44,10 @@ def test_a_flagged_filing_is_found_by_the_filter_and_rejected_with_its_ground(se
     assert response.json()["proposal"]["rejection_reason"] == "个人或亲属的求决事项"
     refused = decide(service, proper["id"], action="reject", ground="涉密")
     assert refused.status_code == 422
+    exported = service.client.get("/v1/export/rejections", headers=service.headers("analyst"))
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    (row,) = csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff")))
+    assert (row["id"], row["ground"]) == (personal["external_id"], "personal")  # what train --rejections reads
 
 
 def test_a_repeat_is_merged_and_the_final_lists_show_the_group(service: Service) -> None:

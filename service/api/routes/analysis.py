@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 
@@ -47,12 +47,29 @@ def training_data(
     session: DB, caller: Analyst, since: datetime | None = None, format: Literal["csv", "jsonl"] = "csv"
 ) -> Response:
     rows = proposals.training_data(session, since, caller.actor, format)
+    return _table(rows, store.TRAINING_COLUMNS, format, "training-data")
+
+
+@router.get(
+    "/export/rejections",
+    summary="Filings rejected (不予立案) with their ground, the file `train --rejections` reads",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+def rejections(
+    session: DB, caller: Analyst, since: datetime | None = None, format: Literal["csv", "jsonl"] = "csv"
+) -> Response:
+    rows = proposals.training_data(session, since, caller.actor, format, rejections=True)
+    return _table(rows, store.REJECTION_COLUMNS, format, "rejections")
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], format: str, name: str) -> Response:
     if format == "jsonl":
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         return Response(body, media_type="application/x-ndjson; charset=utf-8")
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=store.TRAINING_COLUMNS)
+    writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
     writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
-    headers = {"Content-Disposition": 'attachment; filename="training-data.csv"'}
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
     return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
