@@ -1,5 +1,7 @@
-"""The reviewers' pages: log in with a key, work the queue, accept, correct or reject (不予立案) one item and
-go on to the next, reassign (改办) a decided one."""
+"""The reviewers' pages: log in with a key, work the queue, accept, correct, reject (不予立案, with its ground)
+or merge (并案) one item and go on to the next, reassign (改办) a decided one. The queue and each item show
+what 审查立案 found: flags with the sentence behind them, 预审 warnings, and the earlier filings an item could be
+merged with, side by side."""
 
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from pydantic import ValidationError
 
 from proposal_router.model.errors import Conflict, InvalidRequest, NotFound, UnknownName
 from proposal_router.model.intake.records import split_list
+from proposal_router.model.screening import GROUND_NAMES, Ground
 from proposal_router.service import store
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.deps import DB, Services
 from proposal_router.service.domain import keys, proposals, review
-from proposal_router.service.domain.proposals import ProposalView
+from proposal_router.service.domain.proposals import ProposalView, SimilarFiling
 from proposal_router.service.labels import REASONS, STATUSES
 from proposal_router.service.schemas import INT64_MAX, OFFSET_MAX, ProposalId, ReviewIn
 from proposal_router.service.security import Role, allows
@@ -32,6 +35,7 @@ MAX_PAGE = OFFSET_MAX // QUEUE_PAGE  # the API's largest offset
 DEFAULT_PORTS = {"http": 80, "https": 443}
 CROSS_SITE = "登录请求来自其他网站，已拒绝：请在本系统的登录页输入密钥"
 BAD_CSRF = "表单令牌缺失或有误：请刷新页面后重试"
+PRESCREENS = {"": "全部", store.Prescreen.FLAGGED: "有审查提示", store.Prescreen.SIMILAR: "可并案"}
 
 
 class WebServices(Services, Protocol):
@@ -178,17 +182,20 @@ class Place:
     topic: str = ""
     q: str = ""
     order: Order = "uncertain"
+    prescreen: store.Prescreen | None = None
 
     @classmethod
     def of(cls, query: str) -> Place:
         """From a query string (a form's hidden `place`); anything odd falls back to the defaults."""
         fields = {k: v[0][:200] for k, v in parse_qs(query).items() if v}
         order = fields.get("order", "uncertain")
+        prescreen = fields.get("prescreen", "")
         return cls(
             fields.get("department", ""),
             fields.get("topic", ""),
             fields.get("q", ""),
             order if order in ORDERS else "uncertain",
+            store.Prescreen(prescreen) if prescreen in tuple(store.Prescreen) else None,
         )
 
     @property
@@ -197,15 +204,19 @@ class Place:
         shown = {k: v for k, v in pairs.items() if v}
         if self.order != "uncertain":
             shown["order"] = self.order
+        if self.prescreen:
+            shown["prescreen"] = self.prescreen.value
         return urlencode(shown)
 
     def filters(self, catalogue: Catalogue) -> store.Filters:
         """The queue's filters, names resolved; an unknown name filters nothing rather than failing a page."""
-        typed = store.Filters(department=self.department or None, topic=self.topic or None, text=self.q or None)
+        typed = store.Filters(
+            department=self.department or None, topic=self.topic or None, text=self.q or None, prescreen=self.prescreen
+        )
         try:
             return proposals.resolved(typed, catalogue)
         except UnknownName:
-            return store.Filters(text=self.q or None)
+            return store.Filters(text=self.q or None, prescreen=self.prescreen)
 
 
 def _shown_id(session: DB, proposal_id: int | None) -> str | None:
@@ -229,18 +240,18 @@ def queue(
     topic: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     order: Order = "uncertain",
+    prescreen: store.Prescreen | None = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
-    place = Place(department or "", topic or "", (q or "").strip(), order)
+    place = Place(department or "", topic or "", (q or "").strip(), order, prescreen)
     offset = (page - 1) * QUEUE_PAGE
     error = None
+    typed = store.Filters(department=department or None, topic=topic or None, text=place.q or None, prescreen=prescreen)
     try:
-        filters = proposals.resolved(
-            store.Filters(department=department or None, topic=topic or None, text=place.q or None), state.catalogue
-        )
+        filters = proposals.resolved(typed, state.catalogue)
     except UnknownName as exc:
-        error, filters = str(exc), store.Filters(text=place.q or None)
+        error, filters = str(exc), store.Filters(text=place.q or None, prescreen=prescreen)
     total, items = proposals.queue(session, filters, QUEUE_PAGE, offset, order)
     context = {
         "user": user,
@@ -248,7 +259,15 @@ def queue(
         "total": total,
         "page": page,
         "pages": max(1, -(-total // QUEUE_PAGE)),
-        "filters": {"department": department or "", "topic": topic or "", "q": place.q, "order": order},
+        "filters": {
+            "department": department or "",
+            "topic": topic or "",
+            "q": place.q,
+            "order": order,
+            "prescreen": prescreen.value if prescreen else "",
+        },
+        "prescreens": PRESCREENS,
+        "grounds": GROUND_NAMES,
         "place": place.query,
         "departments": state.catalogue.departments,
         "topics": state.catalogue.topics,
@@ -269,6 +288,27 @@ class Typed:
     co_departments: tuple[str, ...] = ()
     topic: str = ""
     reason: str = ""
+    ground: str = ""  # 不予立案: the ground chosen
+    merge_into: str = ""  # 并案: a candidate's internal id, or "other" for the one typed in merge_other
+    merge_other: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An earlier filing this one could be merged with, as the item page compares it."""
+
+    match: SimilarFiling
+    item: ProposalView | None  # None: no longer stored
+
+
+def _candidates(session: DB, item: ProposalView) -> list[Candidate]:
+    found: list[Candidate] = []
+    for match in item.similar:
+        try:
+            found.append(Candidate(match, proposals.get(session, match.id)))
+        except NotFound:
+            found.append(Candidate(match, None))
+    return found
 
 
 def _detail(
@@ -282,8 +322,17 @@ def _detail(
     code: int,
     typed: Typed | None = None,
     done: int | None = None,
+    compare: int | None = None,
 ) -> Response:
     item = proposals.get(session, proposal_id)
+    candidates = _candidates(session, item)
+    compared = next((c.item for c in candidates if c.match.id == compare), None)
+    if compare is not None and compared is None:  # another proposal than the ones found alike
+        try:
+            compared = proposals.get(session, compare)
+        except NotFound:
+            error = error or f"要对照的提案 {compare} 不存在"
+    flags = item.routing.screening
     terms = proposals.explanation(item, state.explainer, state.catalogue)
     previous, following = proposals.neighbours(session, proposal_id, place.filters(state.catalogue), place.order)
     r = item.routing
@@ -308,6 +357,11 @@ def _detail(
         "topics": state.catalogue.topics,
         "form": typed or current,
         "typed": typed,
+        "grounds": GROUND_NAMES,
+        "ground": typed.ground if typed and typed.action == "reject" else (flags[0].code.value if flags else ""),
+        "candidates": candidates,
+        "compared": compared,
+        "merged_into": _shown_id(session, item.merged_into),
         "place": place.query,
         "previous": previous,
         "next": following,
@@ -327,10 +381,13 @@ def proposal(
     topic: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     order: Order = "uncertain",
+    prescreen: store.Prescreen | None = None,
     done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+    compare: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
-    place = Place(department or "", topic or "", (q or "").strip(), order)
-    return _detail(request, state, session, user, proposal_id, place, None, status.HTTP_200_OK, done=done)
+    place = Place(department or "", topic or "", (q or "").strip(), order, prescreen)
+    ok = status.HTTP_200_OK
+    return _detail(request, state, session, user, proposal_id, place, None, ok, done=done, compare=compare)
 
 
 def _co_names(values: list[str]) -> list[str]:
@@ -341,10 +398,36 @@ def _co_names(values: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _decision(typed: Typed, scope: str, version: int | None, item: ProposalView) -> review.Verdict:
+def _merge_target(session: DB, typed: Typed) -> int:
+    """The proposal a 并案 form names: a candidate ticked, or one typed by its 编号 (or internal id)."""
+    if typed.merge_into != "other":
+        if typed.merge_into.isdigit():
+            return int(typed.merge_into)
+        raise InvalidRequest("并案须选择或填写并入的提案")
+    other = typed.merge_other.strip()
+    if not other:
+        raise InvalidRequest("并案须选择或填写并入的提案：请填写其编号")
+    found = store.stored_by_external_id(session, [other])
+    if other in found:
+        return found[other].id
+    if other.isdigit() and int(other) <= INT64_MAX:
+        return int(other)
+    raise InvalidRequest(f"没有编号为「{other}」的提案")
+
+
+def _decision(session: DB, typed: Typed, scope: str, version: int | None, item: ProposalView) -> review.Verdict:
     """The form's fields as the API's decision, validated as the API validates one: a correction sends only
     what differs from the model's answer; accepting the lead only sends no co-departments."""
     reason = typed.reason.strip() or None
+    if typed.action == "reject":
+        if typed.ground and typed.ground not in tuple(Ground):
+            raise InvalidRequest(f"未知的不予立案情形「{typed.ground}」：请从列表中选择")
+        fields = {"action": "reject", "reason": reason, "ground": typed.ground or None, "version": version}
+        return ReviewIn.model_validate(fields).verdict()
+    if typed.action == "merge":
+        target = _merge_target(session, typed)
+        fields = {"action": "merge", "merge_into": target, "reason": reason, "version": version}
+        return ReviewIn.model_validate(fields).verdict()
     if typed.action == "accept":
         co: list[str] | None = None if scope == "all" else []
         return ReviewIn.model_validate({"action": "accept", "co_departments": co, "version": version}).verdict()
@@ -398,21 +481,25 @@ def decide(
     co_departments: Annotated[list[str] | None, Form()] = None,
     topic: Annotated[str, Form(max_length=200)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
+    ground: Annotated[str, Form(max_length=40)] = "",
+    merge_into: Annotated[str, Form(max_length=40)] = "",
+    merge_other: Annotated[str, Form(max_length=200)] = "",
     place: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     if not csrf_matches(user, csrf):
         return PlainTextResponse(BAD_CSRF, status.HTTP_403_FORBIDDEN)
     where = Place.of(place)
     item = proposals.get(session, proposal_id)
-    typed = Typed(action, lead_department, tuple(_co_names(co_departments or [])), topic, reason)
+    co = tuple(_co_names(co_departments or []))
+    typed = Typed(action, lead_department, co, topic, reason, ground, merge_into, merge_other)
     try:
-        verdict = _decision(typed, scope, version, item)
+        verdict = _decision(session, typed, scope, version, item)
         review.decide(session, proposal_id, verdict, store.Actor(user.name, user.key_id), state.catalogue)
     except ValidationError as exc:
         message = "；".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         code = status.HTTP_422_UNPROCESSABLE_CONTENT
         return _detail(request, state, session, user, proposal_id, where, message, code, typed)
-    except (UnknownName, InvalidRequest) as exc:
+    except (UnknownName, InvalidRequest, NotFound) as exc:
         code = status.HTTP_422_UNPROCESSABLE_CONTENT
         return _detail(request, state, session, user, proposal_id, where, str(exc), code, typed)
     except Conflict as exc:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from sqlalchemy import select
 
 from proposal_router.model.router import Router
+from proposal_router.model.screening import GROUND_NAMES, Ground
 from proposal_router.service import store
 from proposal_router.service.api.app import create_app
 from proposal_router.service.config import Settings
 from proposal_router.service.db.models import WebSession
 from proposal_router.service.domain import keys
 from proposal_router.service.web.session import SessionSigner
+from tests.conftest import REPO
 from tests.service.conftest import Service
 from tests.service.test_proposals_api import intake
 
@@ -305,3 +309,94 @@ def test_a_same_site_log_in_is_allowed(service: Service, headers: dict[str, str]
     response = service.client.post("/ui/login", data=form, headers=headers, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/ui/queue", response.text
     assert service.client.get("/ui/queue", follow_redirects=False).status_code == 200
+
+
+def prescreen_rows() -> list[dict[str, str]]:
+    with (REPO / "data" / "demo" / "prescreen.csv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def as_filing(row: dict[str, str], external_id: str | None = None) -> dict[str, str]:
+    fields = {"title": row["title"], "body": row["body"], "submitter": row["submitter"]}
+    return {"external_id": external_id or row["id"], **fields}
+
+
+def test_flagged_filings_are_badged_filtered_and_rejected_on_their_ground(service: Service) -> None:
+    not_to_accept = [as_filing(r) for r in prescreen_rows() if r["ground"]]
+    posted = service.client.post("/v1/proposals", json=not_to_accept + intake(20), headers=service.headers("screener"))
+    answers = posted.json()
+    flagged = [p for p in answers if p["routing"]["screening"]]
+    proper = [p for p in answers if p["status"] == "pending" and not p["routing"]["screening"]]
+    assert flagged and proper
+    assert all(p["status"] == "pending" for p in flagged)  # a flag sends a filing to review, never rejects it
+    csrf = log_in(service)
+    page = service.client.get("/ui/queue", params={"prescreen": "flagged"})
+    shown = [int(i) for i in re.findall(r'<tr data-id="(\d+)">', page.text)]
+    assert sorted(shown) == sorted(p["id"] for p in flagged) and proper[0]["id"] not in shown
+    assert '<option value="flagged" selected>有审查提示</option>' in page.text
+    first = next(p for p in flagged if p["id"] == shown[0])  # the queue's first, most uncertain
+    flag = first["routing"]["screening"][0]
+    ground = GROUND_NAMES[Ground(flag["code"])]
+    assert f'<span class="badge flag" title="{escape(flag["message"])}">审查提示：{ground}</span>' in page.text
+    link = re.search(rf'href="(/ui/proposals/{first["id"]}[^"]*)"', page.text)
+    assert link and "prescreen=flagged" in link.group(1)  # the filter is carried to the item and the next one
+    everything = service.client.get("/ui/queue").text
+    assert f'<tr data-id="{proper[0]["id"]}">' in everything and "审查提示：" in everything
+
+    detail = service.client.get(f"/ui/proposals/{first['id']}?prescreen=flagged").text
+    assert 'id="prescreen"' in detail and ground in detail and escape(flag["message"]) in detail
+    assert f"<mark>{escape(flag['evidence'])}</mark>" in detail  # the sentence behind the flag, quoted
+    assert f'<option value="{flag["code"]}" selected>{ground}</option>' in detail  # the ground preset
+    plain = next((p for p in proper if not p["routing"]["quality"] and not p["similar"]), None)
+    if plain is not None:  # nothing found: no 审查立案 section
+        assert 'id="prescreen"' not in service.client.get(f"/ui/proposals/{plain['id']}").text
+
+    bogus = {"csrf": csrf, "action": "reject", "ground": "bogus", "reason": "理由照录"}
+    refused = service.client.post(f"/ui/proposals/{first['id']}", data=bogus)
+    assert refused.status_code == 422 and "未知的不予立案情形" in refused.text and "理由照录" in refused.text
+    form = {"csrf": csrf, "action": "reject", "ground": flag["code"], "version": str(first["version"])}
+    done = service.client.post(f"/ui/proposals/{first['id']}", data=form | {"place": "prescreen=flagged"})
+    assert done.status_code == 200 and f"提案 {first['external_id']} 已处理" in done.text
+    assert done.url.path == (f"/ui/proposals/{shown[1]}" if len(shown) > 1 else "/ui/queue")  # within the filter
+    stored = service.client.get(f"/v1/proposals/{first['id']}", headers=service.headers("reviewer")).json()
+    assert stored["status"] == "rejected" and stored["rejection_reason"].startswith(ground)
+
+
+def test_an_exact_repeat_is_badged_compared_and_merged_through_the_page(service: Service) -> None:
+    original = submit_intake(service)[0]
+    repeat = {**{k: original[k] for k in ("title", "body", "submitter")}, "external_id": "REPEAT-1"}
+    again = service.client.post("/v1/proposals", json=repeat, headers=service.headers("screener")).json()
+    assert again["status"] == "pending" and [s["id"] for s in again["similar"]] == [original["id"]]
+    accepted = service.client.post(
+        f"/v1/review/{original['id']}", json={"action": "accept"}, headers=service.headers("reviewer")
+    ).json()
+    lead = accepted["proposal"]["assignment"]["lead_department"]
+    csrf = log_in(service)
+    page = service.client.get("/ui/queue", params={"prescreen": "similar"}).text
+    shown = [int(i) for i in re.findall(r'<tr data-id="(\d+)">', page)]
+    assert shown == [again["id"]]
+    assert f"可并案：{original['external_id']}</span>" in page
+
+    detail = service.client.get(f"/ui/proposals/{again['id']}").text
+    assert f'<tr data-similar="{original["id"]}">' in detail and f"compare={original['id']}" in detail
+    assert f'name="merge_into" value="{original["id"]}" checked' in detail  # the best candidate preselected
+    assert f"已复核，主办 {lead}" in detail
+    compared = service.client.get(f"/ui/proposals/{again['id']}", params={"compare": original["id"]}).text
+    columns = compared.split('id="compare"', 1)[1].split("</section>", 1)[0]
+    assert "本件 · 编号 REPEAT-1" in columns and f"对照 · 编号 {original['external_id']}" in columns
+    assert columns.count(escape(str(original["title"]))) == 2  # both filings, side by side
+
+    typed = {"csrf": csrf, "action": "merge", "merge_into": "other", "merge_other": "无此编号", "reason": "同一事项"}
+    refused = service.client.post(f"/ui/proposals/{again['id']}", data=typed)
+    assert refused.status_code == 422 and "没有编号为「无此编号」的提案" in refused.text
+    assert 'value="无此编号"' in refused.text and "同一事项" in refused.text
+    form = {"csrf": csrf, "action": "merge", "merge_into": str(original["id"]), "version": str(again["version"])}
+    done = service.client.post(f"/ui/proposals/{again['id']}", data=form | {"reason": "与原件所提事项相同"})
+    assert done.status_code == 200 and "提案 REPEAT-1 已处理" in done.text
+    stored = service.client.get(f"/v1/proposals/{again['id']}", headers=service.headers("reviewer")).json()
+    assert stored["merged_into"] == original["id"] and stored["status"] == "reviewed"
+    assert stored["assignment"]["lead_department"] == lead  # handled by the departments of the one merged into
+    assert (
+        f'已并入 <a href="/ui/proposals/{original["id"]}">{original["external_id"]}</a>'
+        in service.client.get(f"/ui/proposals/{again['id']}").text
+    )
