@@ -23,13 +23,13 @@ else
   model_args=(--model-type baseline)
 fi
 
-proposal-router train --data data/demo/train.csv --out "$out/model" "${model_args[@]}"
+proposal-router train --data data/demo/train.csv --rejections data/demo/rejections.csv --out "$out/model" "${model_args[@]}"
 if [ -f "$base/config.json" ]; then
   proposal-router export --model "$out/model" --quantize int8 \
     || echo "int8 export refused (parity below the bar): serving the fp32 encoder." >&2
 fi
 proposal-router route --model "$out/model" --input data/demo/intake.xlsx --output "$out/routed.xlsx" \
-  --id-field 编号 --title-field 提案标题 --body-field 提案内容
+  --id-field 编号 --title-field 提案标题 --body-field 提案内容 --history data/demo/train.csv
 proposal-router evaluate --model "$out/model" --data data/demo/intake_labelled.csv --out "$out/intake-evaluation" >/dev/null
 
 echo
