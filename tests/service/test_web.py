@@ -346,6 +346,8 @@ def test_flagged_filings_are_badged_filtered_and_rejected_on_their_ground(servic
     detail = service.client.get(f"/ui/proposals/{first['id']}?prescreen=flagged").text
     assert 'id="prescreen"' in detail and ground in detail and escape(flag["message"]) in detail
     assert f"<mark>{escape(flag['evidence'])}</mark>" in detail  # the sentence behind the flag, quoted
+    if flag["evidence"] in str(first["title"]) + str(first["body"]):  # and marked where it stands in the filing
+        assert f'<mark class="evidence">{escape(flag["evidence"])}</mark>' in detail
     assert f'<option value="{flag["code"]}" selected>{ground}</option>' in detail  # the ground preset
     plain = next((p for p in proper if not p["routing"]["quality"] and not p["similar"]), None)
     if plain is not None:  # nothing found: no 审查立案 section

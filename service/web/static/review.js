@@ -1,7 +1,8 @@
 // Keyboard and pickers of the reviewers' pages.
 //   Queue: J/K move to the next/previous row, Enter opens it, "/" focuses the search.
 //   Item:  A accepts (the lead only, when the model also suggests co-departments), J/K open the next/previous
-//          item of the queue, "/" focuses the search. The department pickers filter by name, alias and former name.
+//          item of the queue, "/" focuses the search. The department pickers filter by name, alias and former name;
+//          typing a 编号 in the 并案 form chooses "other proposal".
 (function () {
   function filter(input, items) {
     input.addEventListener("input", function () {
@@ -26,6 +27,11 @@
         lead.focus();
       });
     });
+  }
+  const mergeOther = document.getElementById("merge-other");
+  const otherChoice = document.querySelector('#merge-form input[name="merge_into"][value="other"]');
+  if (mergeOther && otherChoice) {
+    mergeOther.addEventListener("input", function () { if (mergeOther.value.trim()) otherChoice.checked = true; });
   }
   const coSearch = document.getElementById("co-search");
   if (coSearch) filter(coSearch, Array.from(document.querySelectorAll("#co-options li")));
