@@ -34,6 +34,7 @@ from proposal_router.model.errors import Conflict, DataError, NotFound, RowIssue
 from proposal_router.model.intake.records import ColumnMap, ProposalRow, stream_proposals
 from proposal_router.model.intake.tables import ReadLimits, Table, stream_table
 from proposal_router.model.schemas import Decision, Proposal
+from proposal_router.model.similarity import Match
 from proposal_router.model.text import compose
 from proposal_router.service import store
 from proposal_router.service.db.models import BatchJob, BatchRow, BatchUpload, BatchUploadPart, ProposalRecord, now
@@ -41,6 +42,7 @@ from proposal_router.service.db.retry import ATTEMPTS, retrying, transient
 from proposal_router.service.domain.proposals import routing_of
 from proposal_router.service.engine import BatchEngine, Keyed, Routed
 from proposal_router.service.output import Final
+from proposal_router.service.similar import Lookup
 from proposal_router.service.statuses import UNFINISHED, AuditAction, JobStatus
 from proposal_router.service.workbook import RoutedRow
 
@@ -284,7 +286,7 @@ def _pending(session: Session, job_id: int) -> list[Keyed]:
     return [Keyed(key, Proposal(id=ext, title=title, body=body)) for key, ext, title, body in session.execute(query)]
 
 
-def _store_chunk(session: Session, job_id: int, owner: str, routed: Routed, actor: str) -> bool:
+def _store_chunk(session: Session, job_id: int, owner: str, routed: Routed, actor: str, lookup: Lookup | None) -> bool:
     """One transaction: the chunk's proposals, their audit events and the rows' links to them, committed only
     if `owner` still holds the running job (False, and nothing stored, if it was cancelled or taken over)."""
     if not _hold(session, job_id, owner, JobStatus.RUNNING):
@@ -292,6 +294,7 @@ def _store_chunk(session: Session, job_id: int, owner: str, routed: Routed, acto
         return False
     rows = {r.id: r for r in session.scalars(select(BatchRow).where(BatchRow.id.in_([k for k, _ in routed])))}
     known = store.stored_by_external_id(session, [r.external_id for r in rows.values() if r.external_id])
+    stored: list[ProposalRecord] = []
     for key, result in routed:
         row = rows[key]
         if row.proposal_id is not None:
@@ -306,7 +309,11 @@ def _store_chunk(session: Session, job_id: int, owner: str, routed: Routed, acto
         details = {"result": result.model_dump(mode="json"), "batch": job_id, "row": row.sheet_row}
         session.add(store.audit_event(actor, AuditAction.ROUTE, record.id, details))
         row.proposal_id = record.id
+        stored.append(record)
     session.commit()
+    if lookup is not None and stored:  # after the chunk is safe: a failed lookup loses no row
+        lookup.record_earlier(session, stored)
+        session.commit()
     return True
 
 
@@ -321,6 +328,7 @@ def run_job(
     *,
     owner: str,
     stop: Event | None = None,
+    lookup: Lookup | None = None,
 ) -> None:
     """Route what is left of a job that `owner` has claimed (`claims.py`); safe to call again after any
     interruption. A job that `owner` does not hold is left alone.
@@ -341,7 +349,7 @@ def run_job(
         if linked and on_progress is not None:
             on_progress(linked)
         for routed in engine.stream(items, chunk):
-            if not retrying(partial(_commit_chunk, sessions, job_id, owner, routed, actor, deadline, budget)):
+            if not retrying(partial(_commit_chunk, sessions, job_id, owner, routed, actor, deadline, budget, lookup)):
                 return
             if on_progress is not None:
                 on_progress(len(routed))
@@ -390,10 +398,11 @@ def _commit_chunk(
     actor: str,
     deadline: datetime | None,
     budget: timedelta | None,
+    lookup: Lookup | None = None,
 ) -> bool:
     """Store a chunk; False if the job must not go on (cancelled, taken over, or past its budget)."""
     with sessions() as session:
-        if not _store_chunk(session, job_id, owner, routed, actor):
+        if not _store_chunk(session, job_id, owner, routed, actor, lookup):
             holder = session.execute(select(BatchJob.status, BatchJob.owner).where(BatchJob.id == job_id)).one()
             log.info("batch job %s: chunk not stored by %s; the job is %s, held by %s", job_id, owner, *holder)
             return False
@@ -511,6 +520,7 @@ def result_rows(session: Session, job: BatchJob) -> list[RoutedRow]:
             routing_of(record).model_copy(update={"id": row.external_id}),
             final_of(record),
             compose(record.title, record.body),
+            [Match(str(m["external_id"] or m["id"]), m["similarity"]) for m in record.similar],
         )
         for row, record in session.execute(query).tuples()
     ]

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from proposal_router.model.schemas import Decision, ReasonCode
 from proposal_router.model.similarity import Match, SimilarityIndex
 from proposal_router.model.text import compose
 from proposal_router.service.db.models import ProposalRecord
+from proposal_router.service.statuses import ProposalStatus
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,31 @@ def _texts_after(session: Session, last: int) -> list[tuple[int, str]]:
         .order_by(ProposalRecord.id)
     )
     return [(i, compose(title, body)) for i, title, body in session.execute(query).tuples()]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """How the service looks for 并案 candidates: the stored filings' index and the least similarity."""
+
+    filings: StoredFilings
+    threshold: float
+
+    def record_earlier(self, session: Session, records: Sequence[ProposalRecord]) -> None:
+        """Record on each new (stored) record its 并案 candidates among the filings stored before it; the
+        caller commits. One routed automatically goes to review instead: whether to merge it comes before
+        its 交办 (the audit log keeps the router's own answer)."""
+        found = self.filings.earlier(session, [(r.id, compose(r.title, r.body)) for r in records], self.threshold)
+        ids = {int(m.id) for matches in found for m in matches}
+        query = select(ProposalRecord.id, ProposalRecord.external_id).where(ProposalRecord.id.in_(ids))
+        external = dict(session.execute(query).tuples().all())
+        for record, matches in zip(records, found, strict=True):
+            record.similar = [
+                {"id": int(m.id), "external_id": external.get(int(m.id)), "similarity": m.similarity} for m in matches
+            ]
+            if matches and record.status == ProposalStatus.AUTO:
+                best = matches[0]
+                shown = external.get(int(best.id)) or best.id
+                record.status, record.decision = ProposalStatus.PENDING, Decision.REVIEW
+                record.topic, record.lead_department, record.co_departments = None, None, []
+                record.reason_code = ReasonCode.SIMILAR_FILING
+                record.reason_message = f"与已收到的提案 {shown} 相似（{best.similarity:.2f}），请先审查是否并案"

@@ -43,6 +43,7 @@ from proposal_router.service.db.migrate import upgrade
 from proposal_router.service.engine import BatchEngine, LocalEngine
 from proposal_router.service.engines import batch_engine
 from proposal_router.service.metrics import Metrics
+from proposal_router.service.similar import Lookup, StoredFilings
 from proposal_router.service.web import batches as web_batches
 from proposal_router.service.web import routes as web
 from proposal_router.service.web.session import SessionSigner
@@ -138,6 +139,7 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
             return float(store.queue_size(session))
 
     budget = timedelta(seconds=settings.job_time_budget_seconds)
+    lookup = Lookup(StoredFilings(), settings.similar_threshold)
     worker = BatchWorker(
         sessions,
         _batch_engine(settings, router),
@@ -146,6 +148,7 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         budget,
         lease=timedelta(seconds=settings.job_lease_seconds),
         poll_seconds=settings.job_poll_seconds,
+        lookup=lookup,
     )  # started by the app's lifespan, so that building an app (a test, a script) routes nothing by itself
     return AppState(
         settings=settings,
@@ -157,6 +160,7 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         explainer=Explainer(router),
         signer=SessionSigner(settings.session_secret),
         batch_worker=worker,
+        lookup=lookup,
     )
 
 

@@ -21,6 +21,7 @@ from proposal_router.service import batches, claims
 from proposal_router.service.db.models import BatchJob
 from proposal_router.service.db.retry import retrying, transient
 from proposal_router.service.engine import BatchEngine
+from proposal_router.service.similar import Lookup
 from proposal_router.service.statuses import UNFINISHED, JobStatus
 
 log = logging.getLogger("proposal_router.batches")
@@ -37,9 +38,11 @@ class BatchWorker:
         budget: timedelta | None = None,
         lease: timedelta = timedelta(seconds=60),
         poll_seconds: float = 2.0,
+        lookup: Lookup | None = None,
     ) -> None:
         self.sessions, self.engine, self.max_chars = sessions, engine, max_chars
         self.limits, self.budget, self.lease, self.poll_seconds = limits, budget, lease, poll_seconds
+        self.lookup = lookup  # 并案 candidates recorded on each stored row
         self.owner = claims.new_owner()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -87,7 +90,16 @@ class BatchWorker:
         actor = retrying(partial(self._read, job_id))
         if actor is not None and not self._stop.is_set():
             batches.run_job(
-                self.sessions, self.engine, job_id, actor, CHUNK, None, self.budget, owner=self.owner, stop=self._stop
+                self.sessions,
+                self.engine,
+                job_id,
+                actor,
+                CHUNK,
+                None,
+                self.budget,
+                owner=self.owner,
+                stop=self._stop,
+                lookup=self.lookup,
             )
 
     def _read(self, job_id: int) -> str | None:

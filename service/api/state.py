@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +13,7 @@ from proposal_router.service.api.batch_worker import BatchWorker
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.config import Settings
 from proposal_router.service.metrics import Metrics
-from proposal_router.service.similar import StoredFilings
+from proposal_router.service.similar import Lookup
 from proposal_router.service.web.session import SessionSigner
 
 
@@ -28,4 +28,4 @@ class AppState:
     explainer: Explainer
     signer: SessionSigner
     batch_worker: BatchWorker
-    filings: StoredFilings = field(default_factory=StoredFilings)  # the 并案 index of stored filings
+    lookup: Lookup  # 并案 candidates among the stored filings

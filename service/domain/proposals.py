@@ -13,20 +13,18 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from proposal_router.model.errors import Conflict
 from proposal_router.model.explain import Explainer, Term
 from proposal_router.model.quality import QualityWarning
 from proposal_router.model.router import Router
-from proposal_router.model.schemas import Candidate, Decision, Proposal, ReasonCode, ReviewReason, RoutingResult
+from proposal_router.model.schemas import Candidate, Proposal, ReviewReason, RoutingResult
 from proposal_router.model.screening import Flag
-from proposal_router.model.text import compose
 from proposal_router.service import store
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.db.models import ProposalRecord
-from proposal_router.service.similar import StoredFilings
+from proposal_router.service.similar import Lookup
 from proposal_router.service.statuses import AuditAction, ProposalStatus
 
 
@@ -136,13 +134,12 @@ def submit(
     router: Router,
     filings: Sequence[Filing],
     actor: store.Acting,
-    stored: StoredFilings | None = None,
-    threshold: float = 0.2,
+    lookup: Lookup | None = None,
 ) -> list[Submitted]:
     """Store and route new filings; a known external id gives the stored proposal (duplicate) instead.
 
-    A filing repeated within one call maps to the proposal of its first copy. With `stored`, each new one
-    records the filings stored before it that it could be merged with (并案, at least `threshold` alike)."""
+    A filing repeated within one call maps to the proposal of its first copy. With `lookup`, each new one
+    records the filings stored before it that it could be merged with (并案)."""
     known = store.stored_by_external_id(session, [f.proposal.id for f in filings if f.proposal.id is not None])
     first: dict[str, Filing] = {}
     todo: list[Filing] = []
@@ -159,8 +156,9 @@ def submit(
     )
     if records is None:  # another request stored the same external id meanwhile: answer with that one
         return [Submitted(view(r), True) for r in _resubmitted(session, filings)]
-    if stored is not None:
-        look_for_earlier(session, stored, records, threshold)
+    if lookup is not None:
+        lookup.record_earlier(session, records)
+        session.commit()
     created = {id(f): r for f, r in zip(todo, records, strict=True)}
     answers: list[Submitted] = []
     for filing in filings:
@@ -171,33 +169,6 @@ def submit(
             assert external is not None
             answers.append(Submitted(view(known.get(external) or created[id(first[external])]), True))
     return answers
-
-
-def look_for_earlier(
-    session: Session, stored: StoredFilings, records: Sequence[ProposalRecord], threshold: float
-) -> None:
-    """Record on each new record its 并案 candidates among the filings stored before it. One routed
-    automatically goes to review instead: whether to merge it comes before its 交办 (the audit log keeps the
-    router's own answer)."""
-    found = stored.earlier(session, [(r.id, compose(r.title, r.body)) for r in records], threshold)
-    ids = {int(m.id) for matches in found for m in matches}
-    external = dict(
-        session.execute(select(ProposalRecord.id, ProposalRecord.external_id).where(ProposalRecord.id.in_(ids)))
-        .tuples()
-        .all()
-    )
-    for record, matches in zip(records, found, strict=True):
-        record.similar = [
-            {"id": int(m.id), "external_id": external.get(int(m.id)), "similarity": m.similarity} for m in matches
-        ]
-        if matches and record.status == ProposalStatus.AUTO:
-            best = matches[0]
-            shown = external.get(int(best.id)) or best.id
-            record.status, record.decision = ProposalStatus.PENDING, Decision.REVIEW
-            record.topic, record.lead_department, record.co_departments = None, None, []
-            record.reason_code = ReasonCode.SIMILAR_FILING
-            record.reason_message = f"与已收到的提案 {shown} 相似（{best.similarity:.2f}），请先审查是否并案"
-    session.commit()
 
 
 def _resubmitted(session: Session, filings: Sequence[Filing]) -> list[ProposalRecord]:

@@ -87,12 +87,9 @@ def _merged(session: Session, record: ProposalRecord, verdict: Verdict) -> dict[
         head = store.get(session, head.merged_into)
     if head.id == record.id:
         raise InvalidRequest(f"提案 {record.external_id or record.id} 不能并入它自己")
-    assigned = head.status.assigned
-    return {
-        "status": ProposalStatus.REVIEWED,
-        "merged_into": head.id,
-        **(_in_force(head) if assigned else store.model_answer(head)),
-    }
+    source = _in_force(head) if head.status.assigned else store.model_answer(head)
+    group = {key: source[key] for key in ("topic", "lead_department", "co_departments")}
+    return {"status": ProposalStatus.REVIEWED, "merged_into": head.id, **group}
 
 
 def decide(session: Session, proposal_id: int, verdict: Verdict, actor: store.Acting, catalogue: Catalogue) -> Reviewed:

@@ -56,6 +56,27 @@ def test_upload_is_routed_in_the_background_and_its_review_rows_join_the_queue(
     assert queue["total"] == state["review_rows"] == sum(r[7] == "人工复核" for r in rows)
 
 
+def test_an_uploaded_repeat_names_the_filing_it_could_be_merged_with(service: Service, tmp_path: Path) -> None:
+    source = intake(tmp_path / "提案.csv", 3)
+    lines = source.read_text(encoding="utf-8").splitlines()
+    source.write_text("\n".join([*lines, lines[1].replace("2026-00000", "2026-重复")]) + "\n", encoding="utf-8")
+    job = upload(service.client, service.keys["screener"], source).json()
+    assert wait_done(service.client, service.keys["screener"], job["id"])["status"] == "done"
+    flagged = service.client.get("/v1/review?prescreen=similar", headers=service.headers("reviewer")).json()
+    (item,) = flagged["items"]
+    assert item["external_id"] == "2026-重复" and item["similar"][0]["external_id"] == "2026-00000"
+    rows = results(service.client, service.keys["screener"], job["id"])
+    sheet = load_workbook(io.BytesIO(_result(service, job["id"])))["交办结果"]
+    header = next(sheet.iter_rows(max_row=1, values_only=True))
+    merge = header.index("可并案")
+    assert {r[0]: r[merge] for r in rows}["2026-重复"] == "2026-00000（1.00）"
+
+
+def _result(service: Service, job_id: int) -> bytes:
+    response = service.client.get(f"/v1/batches/{job_id}/result", headers=service.headers("screener"))
+    return response.content
+
+
 def test_bad_uploads_get_clear_errors(service: Service, tmp_path: Path) -> None:
     key = service.keys["screener"]
     wrong = tmp_path / "intake.pdf"

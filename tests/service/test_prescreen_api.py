@@ -42,6 +42,14 @@ def test_a_flagged_filing_is_found_by_the_filter_and_rejected_with_its_ground(se
     response = decide(service, personal["id"], action="reject", ground="personal")
     assert response.status_code == 200, response.text
     assert response.json()["proposal"]["rejection_reason"] == "个人或亲属的求决事项"
+    twin = post(service, [{**prescreen("personal"), "external_id": "2026-R-再", "submitter": "又一位委员"}])[0]
+    assert twin["similar"][0]["id"] == personal["id"]
+    into_pending = decide(service, twin["id"], action="merge", merge_into=personal["id"])
+    assert into_pending.status_code == 200, into_pending.text  # the group has the pending head's suggestion
+    assert (
+        into_pending.json()["proposal"]["assignment"]["lead_department"]
+        == personal["routing"]["lead_department"]["name"]
+    )
     refused = decide(service, proper["id"], action="reject", ground="涉密")
     assert refused.status_code == 422
     exported = service.client.get("/v1/export/rejections", headers=service.headers("analyst"))

@@ -51,9 +51,7 @@ def submit(
     items = payload if isinstance(payload, list) else [payload]
     _check_limits(items, state)
     filings = [i.filing() for i in items]
-    answers = proposals.submit(
-        session, state.router, filings, caller.actor, state.filings, state.settings.similar_threshold
-    )
+    answers = proposals.submit(session, state.router, filings, caller.actor, state.lookup)
     for answer in answers:
         if not answer.duplicate:
             state.metrics.decisions.labels(kind=answer.view.routing.decision).inc()
