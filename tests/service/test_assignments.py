@@ -78,7 +78,7 @@ def test_final_lists_follow_the_reviewers_decisions(service: Service) -> None:
     waiting = {r["编号"] for r in _sheet_rows(book["待复核"])}
     assert waiting == {k for k, i in items.items() if i["status"] == "pending"}
     main_sheet = book["交办清单"]
-    assert main_sheet.freeze_panes == "A2" and main_sheet.auto_filter.ref == f"A1:I{len(listed) + 1}"
+    assert main_sheet.freeze_panes == "A2" and main_sheet.auto_filter.ref == f"A1:J{len(listed) + 1}"  # through 并案
     assert main_sheet.page_setup.orientation == "landscape" and main_sheet.page_setup.fitToWidth == 1
     assert main_sheet.print_title_rows == "$1:$1" and main_sheet["A1"].font.bold
 
