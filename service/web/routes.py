@@ -173,6 +173,11 @@ Order = Literal["uncertain", "oldest"]
 ORDERS: tuple[Order, ...] = ("uncertain", "oldest")
 
 
+def prescreen_of(value: str) -> store.Prescreen | None:
+    """The queue's 审查立案 filter as the page's form sends it: "" (全部) or an unknown value is no filter."""
+    return store.Prescreen(value) if value in tuple(store.Prescreen) else None
+
+
 @dataclass(frozen=True)
 class Place:
     """Where in the queue a reviewer works: its filters and order, carried from the queue to an item and
@@ -195,7 +200,7 @@ class Place:
             fields.get("topic", ""),
             fields.get("q", ""),
             order if order in ORDERS else "uncertain",
-            store.Prescreen(prescreen) if prescreen in tuple(store.Prescreen) else None,
+            prescreen_of(prescreen),
         )
 
     @property
@@ -240,18 +245,20 @@ def queue(
     topic: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     order: Order = "uncertain",
-    prescreen: store.Prescreen | None = None,
+    prescreen: Annotated[str, Query(max_length=20)] = "",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
-    place = Place(department or "", topic or "", (q or "").strip(), order, prescreen)
+    place = Place(department or "", topic or "", (q or "").strip(), order, prescreen_of(prescreen))
     offset = (page - 1) * QUEUE_PAGE
     error = None
-    typed = store.Filters(department=department or None, topic=topic or None, text=place.q or None, prescreen=prescreen)
+    typed = store.Filters(
+        department=department or None, topic=topic or None, text=place.q or None, prescreen=place.prescreen
+    )
     try:
         filters = proposals.resolved(typed, state.catalogue)
     except UnknownName as exc:
-        error, filters = str(exc), store.Filters(text=place.q or None, prescreen=prescreen)
+        error, filters = str(exc), store.Filters(text=place.q or None, prescreen=place.prescreen)
     total, items = proposals.queue(session, filters, QUEUE_PAGE, offset, order)
     context = {
         "user": user,
@@ -264,7 +271,7 @@ def queue(
             "topic": topic or "",
             "q": place.q,
             "order": order,
-            "prescreen": prescreen.value if prescreen else "",
+            "prescreen": place.prescreen.value if place.prescreen else "",
         },
         "prescreens": PRESCREENS,
         "grounds": GROUND_NAMES,
@@ -381,11 +388,11 @@ def proposal(
     topic: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     order: Order = "uncertain",
-    prescreen: store.Prescreen | None = None,
+    prescreen: Annotated[str, Query(max_length=20)] = "",
     done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     compare: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
-    place = Place(department or "", topic or "", (q or "").strip(), order, prescreen)
+    place = Place(department or "", topic or "", (q or "").strip(), order, prescreen_of(prescreen))
     ok = status.HTTP_200_OK
     return _detail(request, state, session, user, proposal_id, place, None, ok, done=done, compare=compare)
 

@@ -97,7 +97,7 @@ def test_422s_are_in_chinese_and_echo_nothing(service: Service) -> None:
             {"action": huge},
             ["body", "action"],
             "literal_error",
-            "请求体 action：应为以下取值之一：'accept', 'correct', 'reject', 'reassign'",
+            "请求体 action：应为以下取值之一：'accept', 'correct', 'reject', 'reassign', 'merge'",
         ),
         (
             {"action": "accept", "version": 1.5},
