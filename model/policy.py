@@ -40,7 +40,7 @@ def review_reason(
         )
     shown = below(top.confidence, settings.lead_threshold)
     return ReviewReason(
-        code=ReasonCode.LOW_CONFIDENCE, message=f"主办单位置信度{shown}低于自动交办阈值{settings.lead_threshold:g}"
+        code=ReasonCode.LOW_CONFIDENCE, message=f"主办单位置信度{shown}低于自动交办阈值{above(settings.lead_threshold)}"
     )
 
 
@@ -53,6 +53,16 @@ def below(confidence: float, threshold: float) -> str:
         if shown < threshold and math.floor(threshold * scale + 1e-9) / scale > shown:
             return f"{shown:.{digits}f}"
     return f"{confidence:.6f}"
+
+
+def above(threshold: float) -> str:
+    """The threshold with the fewest digits (at least three) rounded up and still under 1: 0.955897 reads
+    0.956, 0.999991 reads 0.999991 (not 1), so a confidence shown below it is below the real one."""
+    for digits in range(3, 7):
+        shown = math.ceil(threshold * 10**digits - 1e-9) / 10**digits
+        if shown < 1.0 or threshold >= 1.0:
+            return f"{shown:.{digits}f}"
+    return f"{threshold:.6f}"
 
 
 def _percent(precision: float) -> str:

@@ -34,7 +34,7 @@ proposal-router evaluate --model "$out/model" --data data/demo/intake_labelled.c
 
 echo
 echo "model bundle:            $out/model"
-echo "held-out evaluation:     $out/model/evaluation/report.md"
+echo "out-of-fold evaluation:  $out/model/training/evaluation/report.md"
 echo "routed intake:           $out/routed.xlsx"
 echo "intake vs final answers: $out/intake-evaluation/report.md"
 [ "$serve" = 1 ] || exit 0
