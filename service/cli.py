@@ -450,6 +450,18 @@ def _assignments(args: argparse.Namespace, settings: Settings) -> None:
         print(f"{len(files)} 个单位的交办清单（含主办和协办） → {args.split_by_department}")
 
 
+def _compare(args: argparse.Namespace, settings: Settings) -> None:
+    from proposal_router.service.comparison import run_compare
+
+    run_compare(args, settings)
+
+
+def _audit_labels(args: argparse.Namespace, settings: Settings) -> None:
+    from proposal_router.service.label_audit import run_audit_labels
+
+    run_audit_labels(args, settings)
+
+
 def _moment(text: str) -> datetime:
     """A --since/--until value: a date (its midnight) or a date and time, local to PROPOSAL_ROUTER_TIMEZONE."""
     try:
@@ -578,6 +590,29 @@ def build_parser() -> argparse.ArgumentParser:
     final.add_argument("--since", type=_moment, help="只含此时刻起收到的提案（如 2027-01-01，本地时间）")
     final.add_argument("--until", type=_moment, help="只含此时刻前收到的提案（不含此刻）")
 
+    compare = commands.add_parser(
+        "compare",
+        parents=[columns],
+        help="换模型之前：新旧两个模型在同一份已标注数据上的对比（准确率、自动交办、变化的提案）",
+    )
+    compare.add_argument("--model", required=True, help="新模型目录")
+    compare.add_argument("--against", required=True, help="现用模型目录")
+    compare.add_argument(
+        "--data", required=True, nargs="+", metavar="FILE", help="已标注的数据（CSV、XLSX、XLS 或 JSONL），可给多个文件"
+    )
+    compare.add_argument("--out", required=True, help="对比报告（report.md、compare.xlsx、metrics.json）写入的目录")
+    compare.add_argument("--threads", type=int, help="推理线程数（默认：全部核心）")
+    compare.add_argument("--encoder", choices=["fp32", "int8"], help="使用的导出编码器（默认：各模型指定的）")
+
+    audit_labels = commands.add_parser(
+        "audit-labels", parents=[columns], help="重新训练之前：找出上一年度交办结果中疑似交办错的提案"
+    )
+    audit_labels.add_argument(
+        "--data", required=True, nargs="+", metavar="FILE", help="最终交办结果（CSV、XLSX、XLS 或 JSONL），可给多个文件"
+    )
+    audit_labels.add_argument("--out", required=True, help="疑似错标清单（XLSX）和报告写入的目录")
+    add_flags(audit_labels.add_argument_group("训练设置（TrainConfig，同 train）"), TrainConfig, FLAGS)
+
     database = commands.add_parser("db", help="把数据库升级到最新结构（serve 启动时也会升级）")
     database.add_argument("action", choices=["upgrade"], help="升级")
     database.add_argument("--db", help=db_help)
@@ -594,6 +629,8 @@ HANDLERS = {
     "taxonomy": _taxonomy_command,
     "keys": _keys,
     "assignments": _assignments,
+    "compare": _compare,
+    "audit-labels": _audit_labels,
     "db": _db,
 }
 
