@@ -123,12 +123,31 @@ def _statements(taxonomy: Taxonomy, labels: dict[str, list[str]], config: TrainC
     return duties + [e for e in topic_examples(taxonomy) if e.topic in labels.get("topic", [])]
 
 
+def training_corpus(
+    data: LabelledData, examples: list[Example], taxonomy: Taxonomy | None, config: TrainConfig
+) -> Corpus:
+    """The corpus the components are cross-fitted on: `examples` (the rows fitted), the taxonomy's duty
+    statements and department names; also read by `audit-labels` (training/label_audit.py)."""
+    labels = data.labels
+    statements = _statements(taxonomy, labels, config) if taxonomy is not None else []
+    departments = set(labels.get("lead", [])) | set(labels.get("co", []))
+    return Corpus(
+        examples=examples,
+        heads=data.heads,
+        labels=labels,
+        statements=statements,
+        names=_names(taxonomy, departments) if taxonomy is not None else {},
+        baseline_c=config.baseline_c,
+        head_c=config.head_c,
+    )
+
+
 def _embed(serving: Path, text: TextConfig, texts: list[str], threads: int) -> Array:
     tokenizer = WindowTokenizer(serving / "tokenizer.json", text)
     return DocumentEmbedder(serving, tokenizer, "encoder.onnx", threads).embeddings(texts)
 
 
-def _prepare_encoder(config: TrainConfig, corpus: Corpus, work: Path, threads: int) -> tuple[TextConfig, object]:
+def prepare_encoder(config: TrainConfig, corpus: Corpus, work: Path, threads: int) -> tuple[TextConfig, object]:
     """Export the frozen encoder, then embed every row and taxonomy statement once, through the served ONNX."""
     from proposal_router.training.export import save_training_state, write_onnx
     from proposal_router.training.transformer import FrozenEncoder, check_base_model, save_tokenizer
@@ -166,7 +185,7 @@ def _report_remapped(report: Path, data: LabelledData) -> None:
         report.write_text(report.read_text(encoding="utf-8") + section, encoding="utf-8")
 
 
-def _candidates(config: TrainConfig, corpus: Corpus) -> list[Component]:
+def candidate_components(config: TrainConfig, corpus: Corpus) -> list[Component]:
     found: list[Component] = ["baseline"]
     if config.model_type == "transformer":
         found += ["transformer", "cases"]
@@ -237,25 +256,15 @@ def _build_bundle(
     for part in (SERVING, TRAINING):
         (work / part).mkdir()
     fit_rows, test = _split(data, config)
-    labels = data.labels
-    statements = _statements(taxonomy, labels, config) if taxonomy is not None else []
-    departments = set(labels.get("lead", [])) | set(labels.get("co", []))
-    corpus = Corpus(
-        examples=fit_rows,
-        heads=data.heads,
-        labels=labels,
-        statements=statements,
-        names=_names(taxonomy, departments) if taxonomy is not None else {},
-        baseline_c=config.baseline_c,
-        head_c=config.head_c,
-    )
+    corpus = training_corpus(data, fit_rows, taxonomy, config)
+    statements = corpus.statements
     threads = config.threads or default_threads()
     text: TextConfig | None = None
     model = None
     if config.model_type == "transformer":
-        text, model = _prepare_encoder(config, corpus, work, threads)
+        text, model = prepare_encoder(config, corpus, work, threads)
     embedded_at = time.perf_counter()
-    candidates = _candidates(config, corpus)
+    candidates = candidate_components(config, corpus)
     result = cross_fit(corpus, candidates, config.folds, config.seed)
     routing = _routing(result, corpus, config)
     _refit(corpus, result.components, work / SERVING)
