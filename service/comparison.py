@@ -37,6 +37,7 @@ VERDICTS = {
     Verdict.BOTH_WRONG: "都不对",
     Verdict.UNLABELLED: "无标注",
 }
+THRESHOLD = "0.000"
 CHANGE = "+0.0%;-0.0%;0.0%"  # a difference of two shares, in percentage points
 CHANGE_HEADERS = [
     "编号",
@@ -118,13 +119,17 @@ def _difference(new: float | None, current: float | None) -> float | None:
     return None if new is None or current is None else new - current
 
 
-def _decision(answer: Answer) -> str:
+def _decision(answer: Answer, inner: bool = False) -> str:
+    """自动交办, or 人工复核 with the reason: in brackets, or after a colon inside a bracket of its own."""
     wording = DECISIONS[answer.decision.value]
-    return wording if answer.reason is None else f"{wording}（{REASONS.get(answer.reason, answer.reason)}）"
+    if answer.reason is None:
+        return wording
+    reason = REASONS.get(answer.reason, answer.reason)
+    return f"{wording}：{reason}" if inner else f"{wording}（{reason}）"
 
 
-def _threshold(value: float) -> str:
-    return "不自动交办" if value >= NEVER_AUTO else f"{value:.3f}"
+def _threshold(value: float) -> float | str:
+    return "不自动交办" if value >= NEVER_AUTO else value
 
 
 def _metric_rows(c: Comparison) -> list[tuple[str, Any, Any, Any, str | None]]:
@@ -134,7 +139,7 @@ def _metric_rows(c: Comparison) -> list[tuple[str, Any, Any, Any, str | None]]:
         ("主办单位准确率", old.lead_accuracy, new.lead_accuracy, None, PERCENT),
         ("主办单位前三命中率", old.top3_accuracy, new.top3_accuracy, None, PERCENT),
         ("主题准确率", old.topic_accuracy, new.topic_accuracy, None, PERCENT),
-        ("自动交办阈值", _threshold(old.threshold), _threshold(new.threshold), "", None),
+        ("自动交办阈值", _threshold(old.threshold), _threshold(new.threshold), "", THRESHOLD),
         ("目标精确率", old.target_precision, new.target_precision, None, PERCENT),
         ("自动交办件数", old.n_auto, new.n_auto, new.n_auto - old.n_auto, None),
         ("自动交办覆盖率", old.coverage, new.coverage, None, PERCENT),
@@ -235,7 +240,7 @@ def _md_value(value: Any, number_format: str | None) -> str:
     if isinstance(value, float):
         if number_format == CHANGE:
             return f"{value * 100:+.1f} 个百分点" if round(value * 1000) else "0"
-        return f"{value:.1%}" if number_format else f"{value:.3f}"
+        return f"{value:.1%}" if number_format == PERCENT else f"{value:.3f}"
     return str(value)
 
 
@@ -303,8 +308,8 @@ def render_report(c: Comparison, data: Sequence[str]) -> str:
             "|---|---|---|---|---|---|",
         ]
         for ch in c.changes[:REPORT_CHANGES]:
-            old = f"{ch.current.lead or '—'}（{_md_value(ch.current.confidence, None)}，{_decision(ch.current)}）"
-            new = f"{ch.new.lead or '—'}（{_md_value(ch.new.confidence, None)}，{_decision(ch.new)}）"
+            old = f"{ch.current.lead or '—'}（{_md_value(ch.current.confidence, None)}，{_decision(ch.current, True)}）"
+            new = f"{ch.new.lead or '—'}（{_md_value(ch.new.confidence, None)}，{_decision(ch.new, True)}）"
             cells = [ch.id, ch.title, ch.gold_lead or "—", old, new, VERDICTS[ch.verdict]]
             lines.append(f"| {' | '.join(_md(x) for x in cells)} |")
         if len(c.changes) > REPORT_CHANGES:
