@@ -157,3 +157,22 @@ def test_a_missing_or_wrong_bundle_names_its_flag(
     err = capsys.readouterr().err
     assert "不是模型目录" in err and "--model" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_proposal_without_a_gold_lead_is_told_unlabelled(
+    bundles: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    right, swapped = bundles
+    rows = make_rows(4, seed=9)
+    blank = next(r for r in rows if r["lead_department"] == "市教育局")
+    blank["lead_department"] = ""
+    data = write_csv(tmp_path / "partly.csv", rows)
+    assert _compare(right, swapped, data, tmp_path / "out") == 0
+    captured = capsys.readouterr()
+    assert "主办单位为空" in captured.err and "，无标注 1" in captured.out
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["n"] == 12 and metrics["n_lead"] == 11 and metrics["verdicts"]["unlabelled"] == 1
+    row = next(r for r in _sheet(tmp_path / "out" / "compare.xlsx", "变化的提案") if r[0] == blank["id"])
+    assert row[2] is None and row[9] == "无标注"
+    summary = {r[0]: r[1] for r in _sheet(tmp_path / "out" / "compare.xlsx", "汇总") if r and r[0]}
+    assert summary["　其中无标注"] == 1 and summary["有主办单位标注的"] == 11
