@@ -17,7 +17,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from proposal_router.model.errors import BundleError, ProposalRouterError, SetupError
+from proposal_router.model.errors import BundleError, SetupError
 from proposal_router.model.intake.records import ColumnMap
 from proposal_router.model.manifest import MANIFEST, NEVER_AUTO, load_manifest
 from proposal_router.model.reform import bundle_taxonomy, check_taxonomy
@@ -64,12 +64,11 @@ DEPARTMENT_HEADERS = [
 ]
 
 
-class _Flags(ProposalRouterError):
+def _unusable(message: str, option: str) -> BundleError:
     """A bundle flag that names no usable bundle; `option` is that flag's setting (model, against)."""
-
-    def __init__(self, message: str, option: str) -> None:
-        super().__init__(message)
-        self.option = option
+    error = BundleError(message)
+    error.option = option
+    return error
 
 
 def _option_flag(option: str) -> str:
@@ -91,9 +90,9 @@ def _router(args: argparse.Namespace, settings: Settings, option: str) -> Router
     """The bundle of `--model` or `--against`, used with the taxonomy in use (a 机构改革 said on stderr)."""
     role, directory = ROLES[option], Path(getattr(args, option))
     if not directory.is_dir():
-        raise _Flags(f"{role}目录 {directory} 不存在", option)
+        raise _unusable(f"{role}目录 {directory} 不存在", option)
     if not (directory / MANIFEST).is_file():
-        raise _Flags(f"{directory} 不是模型目录（没有 {MANIFEST}）；模型由 proposal-router train 生成", option)
+        raise _unusable(f"{directory} 不是模型目录（没有 {MANIFEST}）；模型由 proposal-router train 生成", option)
     try:
         path = settings.checked_taxonomy(args.taxonomy)
         taxonomy = load_taxonomy(path) if path is not None else None
@@ -104,7 +103,7 @@ def _router(args: argparse.Namespace, settings: Settings, option: str) -> Router
                 print(f"警告：{role}：{reform.message(manifest)}", file=sys.stderr)
         return Router(directory, threads=args.threads or settings.threads, precision=args.encoder, taxonomy=taxonomy)
     except BundleError as exc:
-        raise _Flags(f"{role} {directory} 不可用：{exc}", option) from exc
+        raise _unusable(f"{role} {directory} 不可用：{exc}", option) from exc
 
 
 def _share(value: float | None) -> str:
