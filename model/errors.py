@@ -17,6 +17,7 @@ upload form).
     ├── UnknownName     a department or topic name that neither the bundle nor the taxonomy knows
     ├── InvalidRequest  a request whose values contradict each other or the item they act on
     ├── NotFound        a stored proposal, key or batch job that does not exist
+    ├── Forbidden       an action the caller's department may not take on this item (another's proposal)
     ├── Conflict        a change the stored state refuses (already decided, a duplicate name)
     └── SetupError      a setting or flag that is missing or wrong, or an optional part not installed
 """
@@ -104,6 +105,10 @@ class InvalidRequest(ProposalRouterError):
 
 class NotFound(ProposalRouterError):
     """A stored item (proposal, key, batch job) that does not exist."""
+
+
+class Forbidden(ProposalRouterError):
+    """An action the caller's role or department may not take on this item (another department's proposal)."""
 
 
 class Conflict(ProposalRouterError):

@@ -21,6 +21,7 @@ class Decision(StrEnum):
 class ReasonCode(StrEnum):
     """Why a proposal went to review, first reason first (see policy.review_reason)."""
 
+    AUTO_PAUSED = "auto_paused"  # the service paused automatic routing: audits found it below its target
     SCREENING_FLAG = "screening_flag"  # it may not be a proposal to accept: the committee decides first
     SIMILAR_FILING = "similar_filing"  # the service found an earlier filing it could be merged with (并案)
     TEXT_TOO_SHORT = "text_too_short"

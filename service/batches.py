@@ -42,8 +42,8 @@ from proposal_router.service.db.retry import ATTEMPTS, retrying, transient
 from proposal_router.service.domain.proposals import routing_of
 from proposal_router.service.engine import BatchEngine, Keyed, Routed
 from proposal_router.service.output import Final
-from proposal_router.service.similar import Lookup
 from proposal_router.service.statuses import UNFINISHED, AuditAction, JobStatus
+from proposal_router.service.trust import Arrival
 from proposal_router.service.workbook import RoutedRow
 
 log = logging.getLogger("proposal_router.batches")
@@ -286,7 +286,9 @@ def _pending(session: Session, job_id: int) -> list[Keyed]:
     return [Keyed(key, Proposal(id=ext, title=title, body=body)) for key, ext, title, body in session.execute(query)]
 
 
-def _store_chunk(session: Session, job_id: int, owner: str, routed: Routed, actor: str, lookup: Lookup | None) -> bool:
+def _store_chunk(
+    session: Session, job_id: int, owner: str, routed: Routed, actor: str, arrival: Arrival | None
+) -> bool:
     """One transaction: the chunk's proposals, their audit events and the rows' links to them, committed only
     if `owner` still holds the running job (False, and nothing stored, if it was cancelled or taken over)."""
     if not _hold(session, job_id, owner, JobStatus.RUNNING):
@@ -311,8 +313,8 @@ def _store_chunk(session: Session, job_id: int, owner: str, routed: Routed, acto
         row.proposal_id = record.id
         stored.append(record)
     session.commit()
-    if lookup is not None and stored:  # after the chunk is safe: a failed lookup loses no row
-        lookup.record_earlier(session, stored)
+    if arrival is not None and stored:  # after the chunk is safe: a failed lookup loses no row
+        arrival.settle(session, stored)
         session.commit()
     return True
 
@@ -328,7 +330,7 @@ def run_job(
     *,
     owner: str,
     stop: Event | None = None,
-    lookup: Lookup | None = None,
+    arrival: Arrival | None = None,
 ) -> None:
     """Route what is left of a job that `owner` has claimed (`claims.py`); safe to call again after any
     interruption. A job that `owner` does not hold is left alone.
@@ -349,7 +351,7 @@ def run_job(
         if linked and on_progress is not None:
             on_progress(linked)
         for routed in engine.stream(items, chunk):
-            if not retrying(partial(_commit_chunk, sessions, job_id, owner, routed, actor, deadline, budget, lookup)):
+            if not retrying(partial(_commit_chunk, sessions, job_id, owner, routed, actor, deadline, budget, arrival)):
                 return
             if on_progress is not None:
                 on_progress(len(routed))
@@ -398,11 +400,11 @@ def _commit_chunk(
     actor: str,
     deadline: datetime | None,
     budget: timedelta | None,
-    lookup: Lookup | None = None,
+    arrival: Arrival | None = None,
 ) -> bool:
     """Store a chunk; False if the job must not go on (cancelled, taken over, or past its budget)."""
     with sessions() as session:
-        if not _store_chunk(session, job_id, owner, routed, actor, lookup):
+        if not _store_chunk(session, job_id, owner, routed, actor, arrival):
             holder = session.execute(select(BatchJob.status, BatchJob.owner).where(BatchJob.id == job_id)).one()
             log.info("batch job %s: chunk not stored by %s; the job is %s, held by %s", job_id, owner, *holder)
             return False

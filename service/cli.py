@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from proposal_router.service.similar import Filed
 
 EXIT_BAD_INPUT = 2
-TRAINING_PACKAGES = frozenset({"torch", "transformers", "datasets", "sklearn", "matplotlib", "pandas", "onnx"})
+TRAINING_PACKAGES = frozenset(
+    {"torch", "transformers", "datasets", "sklearn", "matplotlib", "pandas", "onnx", "cleanlab"}
+)
 TRAIN_EXTRA = "pip install 'proposal-router[train]'"
 
 
@@ -413,8 +415,11 @@ def _keys(args: argparse.Namespace, settings: Settings) -> None:
     upgrade(engine)
     with session_factory(engine)() as session:
         if args.action == "create":
-            record, key = keys.create_key(session, args.name or args.role, args.role, "cli")
-            print(f"已为 {record.name} 创建 {record.role} 密钥 {record.prefix}…，只显示这一次：")
+            department = _key_department(args, settings)
+            name = args.name or (f"{department}" if department else args.role)
+            record, key = keys.create_key(session, name, args.role, "cli", department)
+            scope = f"（{department}）" if department else ""
+            print(f"已为 {record.name} 创建 {record.role}{scope} 密钥 {record.prefix}…，只显示这一次：")
             print(key)
         elif args.action == "revoke":
             keys.revoke_key(session, args.prefix, "cli")
@@ -422,7 +427,23 @@ def _keys(args: argparse.Namespace, settings: Settings) -> None:
         else:
             for k in keys.list_keys(session):
                 state = f"{k.revoked_at:%Y-%m-%d} 已吊销" if k.revoked_at else "有效"
-                print(f"{k.prefix}…  {k.role:<9} {k.name}  （{state}，{k.created_at:%Y-%m-%d} 创建）")
+                scope = f"（{k.department}）" if k.department and k.department != k.name else ""
+                print(f"{k.prefix}…  {k.role:<10} {k.name}{scope}  （{state}，{k.created_at:%Y-%m-%d} 创建）")
+
+
+def _key_department(args: argparse.Namespace, settings: Settings) -> str | None:
+    """A department key's department as the taxonomy names it (an alias or former name resolves); without a
+    taxonomy file, as typed."""
+    if not args.department:
+        return None
+    from proposal_router.model.taxonomy import load_taxonomy
+    from proposal_router.service.catalogue import Catalogue
+
+    path = settings.checked_taxonomy(args.taxonomy)
+    if path is None:
+        return str(args.department).strip()
+    taxonomy = load_taxonomy(path)
+    return Catalogue([d.name for d in taxonomy.departments], [], taxonomy).department(args.department)
 
 
 def _assignments(args: argparse.Namespace, settings: Settings) -> None:
@@ -571,7 +592,14 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument(
         "--role", choices=[r.value for r in Role], default=Role.SCREENER.value, help="密钥的角色（默认：screener）"
     )
-    keys.add_argument("--name", help="密钥的使用者（记入审计日志）")
+    keys.add_argument("--name", help="密钥的使用者（记入审计日志；承办单位的密钥默认为单位名）")
+    keys.add_argument(
+        "--department",
+        help="--role department：密钥所属的承办单位（可用简称或原名，按单位表解析），只能看到和退回本单位的提案",
+    )
+    keys.add_argument(
+        "--taxonomy", help="解析 --department 的单位表（默认：PROPOSAL_ROUTER_TAXONOMY 或 data/taxonomy.yaml）"
+    )
     keys.add_argument("--prefix", help="revoke：密钥开头的字符，即 `keys list` 显示的前缀")
     keys.add_argument("--db", help=db_help)
 

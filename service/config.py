@@ -42,6 +42,21 @@ class Settings(BaseSettings, ReadLimits):
     similar_threshold: float = Field(
         default=0.2, gt=0.0, le=1.0, description="并案: least similarity of a candidate (chosen on labelled pairs)"
     )
+    return_days: int = Field(
+        default=10, ge=0, description="二次交办: days after its assignment a lead department may return a proposal"
+    )
+    audit_rate: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="抽查: share of automatically routed proposals also sent for audit"
+    )
+    breaker_min_audits: int = Field(
+        default=50, ge=1, description="audits (抽查) of the served model needed before the circuit breaker may pause"
+    )
+    breaker_margin: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="pause automatic routing when the audited precision's lower bound is this far below the target",
+    )
     timezone: str = Field(default="Asia/Shanghai", description="local time of the times the office's workbooks show")
     max_text_chars: int = Field(default=20_000, ge=1)
     max_items: int = Field(default=100, ge=1, description="proposals per POST /v1/proposals")

@@ -32,6 +32,7 @@ HEADERS = [
     "标题",
     "主题",
     "现主办单位",
+    "现协办单位",
     "建议主办单位",
     "建议置信度",
     "现单位的概率",
@@ -102,6 +103,7 @@ def _rows(audit: Any, several: bool) -> list[list[Any]]:
                 s.title,
                 s.topic or "",
                 s.given,
+                "、".join(s.co),
                 s.suggested,
                 s.suggested_confidence,
                 s.given_probability,
@@ -109,6 +111,10 @@ def _rows(audit: Any, several: bool) -> list[list[Any]]:
             ]
         )
     return rows
+
+
+def _co_suggested(audit: Any) -> int:
+    return sum(1 for s in audit.suspects if s.suggested in s.co)
 
 
 def _explanation(audit: Any, data: Any, command: str) -> list[str]:
@@ -119,7 +125,7 @@ def _explanation(audit: Any, data: Any, command: str) -> list[str]:
         "再用置信学习（Confident Learning，Northcutt 等，JAIR 2021；cleanlab 的 find_label_issues）找出"
         "现主办单位在这些概率下不大可能的提案，按现单位的概率从低到高排列。",
         f"这些袋外概率的主办单位准确率为 {audit.accuracy:.1%}：清单是待核对的疑问，不是结论；"
-        "建议主办单位是除现单位外概率最高的单位。",
+        "建议主办单位是除现单位外概率最高的单位；它若是现协办单位之一，要核对的常是主办与协办的分工。",
         "怎样处理：逐件核对，在“处理意见”一栏写明“改为某单位”或“原交办正确”；",
         f"确有错误的，在训练数据文件（{data.path}）中按行号或编号改正主办单位，再运行 train 重新训练。",
         "行号即用 Excel 打开该文件时的行号（表头为第 1 行）。",
@@ -141,6 +147,7 @@ def write_audit_workbook(path: Path, audit: Any, data: Any, command: str) -> Non
         [
             ("检查的提案", audit.rows, None),
             ("疑似交办有误", len(audit.suspects), None),
+            ("其中建议单位是现协办单位", _co_suggested(audit), None),
             ("袋外主办单位准确率", audit.accuracy, PERCENT),
         ],
     )
@@ -171,6 +178,7 @@ def write_report(path: Path, audit: Any, data: Any, command: str, xlsx: Path) ->
         "（Northcutt, Jiang, Chuang: Confident Learning: Estimating Uncertainty in Dataset Labels, "
         "JAIR 70, 2021；cleanlab.filter.find_label_issues，prune_by_noise_rate，"
         f"按 {audit.rank_by} 排序）",
+        f"- 其中建议主办单位是该件现协办单位之一的：{_co_suggested(audit)} 件（多为主办与协办分工的问题）",
         f"- 袋外主办单位准确率：{audit.accuracy:.1%}",
         f"- 用时：{audit.seconds:.0f} 秒（其中嵌入 {audit.embed_seconds:.0f} 秒）",
         f"- 命令：`{command}`",

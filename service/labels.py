@@ -10,6 +10,7 @@ REASONS = {
     "no_lead_model": "模型不含主办单位",
     "screening_flag": "审查立案",
     "similar_filing": "可能并案",
+    "auto_paused": "自动交办已暂停",
 }
 DECISIONS = {"auto": "自动交办", "review": "人工复核"}
 STATUSES = {"pending": "待复核", "auto": "已自动交办", "reviewed": "已复核", "rejected": "不予立案"}

@@ -162,6 +162,7 @@ class ReviewOut(BaseModel):
 class KeyOut(BaseModel):
     name: str
     role: Role
+    department: str | None = None
     prefix: str
     created_at: datetime
 

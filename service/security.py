@@ -8,15 +8,18 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    """A key's role; each includes the ones before it (the order here is the order of power)."""
+    """A key's role. The office's roles each include the ones before them (the order here is the order of
+    power); a department's key stands apart: bound to one department, it reads that department's list and
+    returns (二次交办) or acknowledges (签收) what it leads, and nothing else."""
 
     SCREENER = "screener"
     REVIEWER = "reviewer"
     ANALYST = "analyst"
     ADMIN = "admin"
+    DEPARTMENT = "department"
 
 
-ROLES: tuple[Role, ...] = tuple(Role)
+ROLES: tuple[Role, ...] = (Role.SCREENER, Role.REVIEWER, Role.ANALYST, Role.ADMIN)
 KEY_PREFIX = "pr_"
 SHOWN_CHARS = 10  # of a key: stored and listed as its prefix, and all of a presented key that is ever logged
 
@@ -36,5 +39,8 @@ def hash_key(key: str) -> str:
 
 
 def allows(role: str, needed: Role) -> bool:
-    """Roles are cumulative: each may do everything the ones before it may."""
+    """The office's roles are cumulative: each may do everything the ones before it may; only a department's
+    key does a department's part."""
+    if needed == Role.DEPARTMENT or role == Role.DEPARTMENT:
+        return role == needed
     return role in ROLES and ROLES.index(role) >= ROLES.index(needed)

@@ -41,6 +41,14 @@ class ReviewAction(StrEnum):
         return AuditAction(f"review.{self.value}")
 
 
+class AuditVerdict(StrEnum):
+    """A reviewer's verdict on an automatically routed proposal drawn for audit (抽查): whether the lead the
+    model chose was kept. A department's return (二次交办) of an audit item is a wrong verdict too."""
+
+    CORRECT = "correct"
+    WRONG = "wrong"
+
+
 class JobStatus(StrEnum):
     """Where a batch job stands."""
 
@@ -70,6 +78,12 @@ class AuditAction(StrEnum):
     KEY_CREATE = "key.create"
     KEY_REVOKE = "key.revoke"
     KEY_RENAME = "key.rename"  # written by migration 0004 when it renamed keys that shared a name
+    DEPARTMENT_RETURN = "department.return"  # 二次交办: the lead department sent it back
+    DEPARTMENT_ACKNOWLEDGE = "department.acknowledge"  # 签收
+    AUDIT_SAMPLE = "quality.audit_sample"  # an auto-routed proposal drawn for audit (抽查)
+    ROUTING_PAUSE = "quality.pause"  # the circuit breaker paused automatic routing
+    ROUTING_RESUME = "quality.resume"
+    MODEL_RELOAD = "model.reload"
     EXPORT_TRAINING_DATA = "export.training_data"
     EXPORT_ASSIGNMENTS = "export.assignments"
     WEB_LOGIN = "web.login"

@@ -52,6 +52,13 @@ Order = Literal["newest", "uncertain", "oldest"]
 Row = TypeVar("Row")
 
 
+class Kind(StrEnum):
+    """Which items of the review queue: those a department returned (二次交办) or those drawn for audit (抽查)."""
+
+    RETURNED = "returned"
+    AUDIT = "audit"
+
+
 class Prescreen(StrEnum):
     """What 审查立案 found on an item, as a filter of the queue."""
 
@@ -68,6 +75,22 @@ class Filters:
     until: datetime | None = None
     text: str | None = None  # every word in the title, body, submitter or the office's id
     prescreen: Prescreen | None = None
+    kind: Kind | None = None
+    queue: bool = False  # the review queue: pending items and auto-routed ones drawn for audit, not yet audited
+
+
+def open_audit() -> Any:
+    """An auto-routed proposal drawn for audit (抽查) whose verdict is still to come: it is in the review queue
+    while it stays routed."""
+    return (
+        ProposalRecord.audit_sample.is_(True)
+        & ProposalRecord.audit_verdict.is_(None)
+        & (ProposalRecord.status == ProposalStatus.AUTO)
+    )
+
+
+def in_queue() -> Any:
+    return (ProposalRecord.status == ProposalStatus.PENDING) | open_audit()
 
 
 def routed_record(
@@ -84,6 +107,7 @@ def routed_record(
         submitted_by=actor_of(actor).name,
         received_at=now(),
         status=ProposalStatus.AUTO if auto else ProposalStatus.PENDING,
+        assigned_at=now() if auto else None,
         topic=result.topic.name if result.topic and auto else None,
         lead_department=lead.name if lead and auto else None,
         co_departments=[c.name for c in result.co_departments] if auto else [],
@@ -153,6 +177,12 @@ def get(session: Session, proposal_id: int) -> ProposalRecord:
 def _filtered(query: Select[Row], filters: Filters) -> Select[Row]:
     if filters.status:
         query = query.where(ProposalRecord.status == filters.status)
+    if filters.queue:
+        query = query.where(in_queue())
+    if filters.kind == Kind.RETURNED:
+        query = query.where(cast(ProposalRecord.returns, String) != "[]")
+    if filters.kind == Kind.AUDIT:
+        query = query.where(open_audit())
     if filters.department:
         query = query.where(
             or_(
@@ -219,7 +249,7 @@ def neighbours(session: Session, proposal_id: int, filters: Filters, order: Orde
 
 
 def queue_size(session: Session) -> int:
-    return session.scalar(select(func.count()).where(ProposalRecord.status == ProposalStatus.PENDING)) or 0
+    return session.scalar(select(func.count()).where(in_queue())) or 0
 
 
 def model_answer(record: ProposalRecord) -> dict[str, Any]:
@@ -264,10 +294,12 @@ def record_review(
     answer = final_answer(record) if reassign else model_answer(record)
     at = now()
     pending = ProposalRecord.status == ProposalStatus.PENDING
-    allowed = ~pending if reassign else pending
+    allowed = ~pending if reassign else in_queue()
     condition = (ProposalRecord.id == proposal_id) & allowed
     if version is not None:
         condition = condition & (ProposalRecord.version == version)
+    if "lead_department" in values:  # a new assignment: its department's return window starts now
+        values = {**values, "assigned_at": at, "acknowledged_at": None, "acknowledged_by": None}
     statement = (
         update(ProposalRecord)
         .where(condition)
@@ -281,12 +313,18 @@ def record_review(
         shown = current.external_id or proposal_id
         if reassign and current.status == ProposalStatus.PENDING:
             raise Conflict(f"提案 {shown} 尚未复核，不能改办：请先接受、更正或不予立案")
-        if (current.status == ProposalStatus.PENDING) != reassign:
+        waiting = current.status == ProposalStatus.PENDING or (current.audit_sample and current.audit_verdict is None)
+        if waiting != reassign:
             raise Conflict(f"提案 {shown} 已被修改（版本 {current.version}）：请刷新后重新处理")
         by = f"由 {current.decided_by} " if current.decided_by else ""
         raise Conflict(f"提案 {shown} 已{by}处理（{STATUSES[current.status]}）：请刷新后查看，如需更改请改办")
     before = "before" if reassign else "model"
-    changes = {k: {before: answer.get(k), "final": v} for k, v in values.items() if k != "status" or reassign}
+    quiet = {"assigned_at", "acknowledged_at", "acknowledged_by", "audited_at"}  # kept on the record, not diffs
+    changes = {
+        k: {before: answer.get(k), "final": v}
+        for k, v in values.items()
+        if (k != "status" or reassign) and k not in quiet
+    }
     review = ReviewRecord(
         proposal_id=proposal_id,
         reviewer=name,
@@ -305,7 +343,17 @@ def record_review(
     return record, review
 
 
-TRAINING_COLUMNS = ["id", "title", "body", "topic", "lead_department", "co_departments", "source", "decided_at"]
+TRAINING_COLUMNS = [
+    "id",
+    "title",
+    "body",
+    "topic",
+    "lead_department",
+    "co_departments",
+    "source",
+    "decided_at",
+    "returned_from",
+]
 
 
 REJECTION_COLUMNS = ["id", "title", "body", "submitter", "ground", "reason", "decided_at"]
@@ -348,6 +396,8 @@ def training_rows(session: Session, since: datetime | None) -> list[dict[str, An
                 "co_departments": "、".join(r.co_departments),
                 "source": "reviewer" if r.status == ProposalStatus.REVIEWED else "model",
                 "decided_at": (r.decided_at or r.received_at).isoformat(),
+                # 二次交办: the departments that returned it, first wrong answers worth learning from
+                "returned_from": "、".join(dict.fromkeys(x["department"] for x in r.returns)),
             }
         )
     return rows

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from proposal_router.model.calibration import softmax
-from proposal_router.training.calibrate import auto_threshold, best_co_threshold, wilson_lower
+from proposal_router.model.calibration import softmax, wilson_lower
+from proposal_router.training.calibrate import auto_threshold, best_co_threshold
 from proposal_router.training.splits import stratified_split
 from proposal_router.training.stacking import fit_sigmoid, fit_softmax
 

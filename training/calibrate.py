@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from proposal_router.model.calibration import Array
+from proposal_router.model.calibration import Array, wilson_lower
 from proposal_router.model.manifest import NEVER_AUTO
 from proposal_router.model.router import suggest_co
-
-
-def wilson_lower(hits: np.ndarray, counts: np.ndarray, z: float = 1.645) -> np.ndarray:
-    """One-sided 95% lower confidence bound of a proportion (Wilson score interval)."""
-    p = hits / counts
-    centre = p + z * z / (2 * counts)
-    spread = z * np.sqrt(p * (1 - p) / counts + z * z / (4 * counts * counts))
-    bound: np.ndarray = (centre - spread) / (1 + z * z / counts)
-    return bound
 
 
 def auto_threshold(confidence: Array, correct: np.ndarray, target: float) -> tuple[float, float, float]:

@@ -18,11 +18,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from proposal_router.model.calibration import Array
+from proposal_router.model.calibration import Array, wilson_lower
 from proposal_router.model.manifest import RoutingSettings
 from proposal_router.model.policy import review_reason
 from proposal_router.model.router import rank, suggest_co
-from proposal_router.training.calibrate import wilson_lower
 from proposal_router.training.data import Example
 
 N_BINS = 10

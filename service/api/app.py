@@ -29,10 +29,12 @@ from proposal_router.service.api.routes import (
     analysis,
     assignments,
     batches,
+    department,
     health,
     keys,
     metrics,
     proposals,
+    quality,
     review,
 )
 from proposal_router.service.api.state import AppState
@@ -40,10 +42,12 @@ from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.config import Settings
 from proposal_router.service.db.engine import make_engine, session_factory
 from proposal_router.service.db.migrate import upgrade
+from proposal_router.service.domain.quality import figures as quality_figures
 from proposal_router.service.engine import BatchEngine, LocalEngine
 from proposal_router.service.engines import batch_engine
 from proposal_router.service.metrics import Metrics
 from proposal_router.service.similar import Lookup, StoredFilings
+from proposal_router.service.trust import Arrival, Gate
 from proposal_router.service.web import batches as web_batches
 from proposal_router.service.web import routes as web
 from proposal_router.service.web.session import SessionSigner
@@ -139,7 +143,7 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
             return float(store.queue_size(session))
 
     budget = timedelta(seconds=settings.job_time_budget_seconds)
-    lookup = Lookup(StoredFilings(), settings.similar_threshold)
+    arrival = Arrival(Lookup(StoredFilings(), settings.similar_threshold), Gate(settings.audit_rate))
     worker = BatchWorker(
         sessions,
         _batch_engine(settings, router),
@@ -148,9 +152,9 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         budget,
         lease=timedelta(seconds=settings.job_lease_seconds),
         poll_seconds=settings.job_poll_seconds,
-        lookup=lookup,
+        arrival=arrival,
     )  # started by the app's lifespan, so that building an app (a test, a script) routes nothing by itself
-    return AppState(
+    state = AppState(
         settings=settings,
         router=router,
         engine=engine,
@@ -160,8 +164,15 @@ def build_state(settings: Settings, router: Router | None = None) -> AppState:
         explainer=Explainer(router),
         signer=SessionSigner(settings.session_secret),
         batch_worker=worker,
-        lookup=lookup,
+        arrival=arrival,
     )
+
+    def figures() -> dict[str, Any]:
+        with sessions() as session:
+            return quality_figures(session, state.breaker(), settings.audit_rate, settings.timezone).model_dump()
+
+    state.metrics.watch_quality(figures)
+    return state
 
 
 def _error(code: int, detail: Any) -> JSONResponse:
@@ -207,7 +218,7 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
     if settings.api_docs:
         install_docs(app)
     app.state.services = state
-    for module in (health, proposals, review, assignments, batches, analysis, keys, metrics):
+    for module in (health, proposals, department, review, assignments, batches, analysis, quality, keys, metrics):
         app.include_router(module.router)
     app.include_router(web.router)
     app.include_router(web_batches.router)

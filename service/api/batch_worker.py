@@ -21,8 +21,8 @@ from proposal_router.service import batches, claims
 from proposal_router.service.db.models import BatchJob
 from proposal_router.service.db.retry import retrying, transient
 from proposal_router.service.engine import BatchEngine
-from proposal_router.service.similar import Lookup
 from proposal_router.service.statuses import UNFINISHED, JobStatus
+from proposal_router.service.trust import Arrival
 
 log = logging.getLogger("proposal_router.batches")
 CHUNK = 64
@@ -38,11 +38,11 @@ class BatchWorker:
         budget: timedelta | None = None,
         lease: timedelta = timedelta(seconds=60),
         poll_seconds: float = 2.0,
-        lookup: Lookup | None = None,
+        arrival: Arrival | None = None,
     ) -> None:
         self.sessions, self.engine, self.max_chars = sessions, engine, max_chars
         self.limits, self.budget, self.lease, self.poll_seconds = limits, budget, lease, poll_seconds
-        self.lookup = lookup  # 并案 candidates recorded on each stored row
+        self.arrival = arrival  # 并案 candidates, the circuit breaker, audit sampling on each stored row
         self.owner = claims.new_owner()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -99,7 +99,7 @@ class BatchWorker:
                 self.budget,
                 owner=self.owner,
                 stop=self._stop,
-                lookup=self.lookup,
+                arrival=self.arrival,
             )
 
     def _read(self, job_id: int) -> str | None:

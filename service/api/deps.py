@@ -29,6 +29,7 @@ class Caller:
     name: str
     role: Role
     key_id: int
+    department: str | None = None  # a department's key: the department it acts for
 
     @property
     def actor(self) -> store.Actor:
@@ -65,10 +66,11 @@ def require(role: Role) -> Callable[..., Caller]:
                 status.HTTP_401_UNAUTHORIZED, "API 密钥无效或已被吊销", headers={"WWW-Authenticate": "Bearer"}
             )
         if not allows(record.role, role):
+            needed = "承办单位（department）的密钥" if role == Role.DEPARTMENT else f"{role} 或以上"
             raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"该密钥的角色（{record.role}）无权执行此操作，需要 {role} 或以上"
+                status.HTTP_403_FORBIDDEN, f"该密钥的角色（{record.role}）无权执行此操作，需要 {needed}"
             )
-        return Caller(name=record.name, role=record.role, key_id=record.id)
+        return Caller(name=record.name, role=record.role, key_id=record.id, department=record.department)
 
     return check
 
@@ -77,3 +79,4 @@ Screener = Annotated[Caller, Depends(require(Role.SCREENER))]
 Reviewer = Annotated[Caller, Depends(require(Role.REVIEWER))]
 Analyst = Annotated[Caller, Depends(require(Role.ANALYST))]
 Admin = Annotated[Caller, Depends(require(Role.ADMIN))]
+Department = Annotated[Caller, Depends(require(Role.DEPARTMENT))]

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     Float,
@@ -27,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 from proposal_router.model.schemas import Decision, ReasonCode
 from proposal_router.model.screening import Ground
 from proposal_router.service.security import Role
-from proposal_router.service.statuses import AuditAction, JobStatus, ProposalStatus, ReviewAction
+from proposal_router.service.statuses import AuditAction, AuditVerdict, JobStatus, ProposalStatus, ReviewAction
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -114,8 +115,20 @@ class ProposalRecord(Base):
     similar: Mapped[list[Any]] = mapped_column(default=list)  # 并案 candidates: {"id": internal id, "similarity"}
     merged_into: Mapped[int | None] = mapped_column(BigInt, ForeignKey("proposals.id"), index=True)
     rejection_ground: Mapped[Ground | None] = mapped_column(stored_as_value(Ground, 40))
+    # When the assignment in force was made: the lead department's return window (二次交办) counts from it.
+    assigned_at: Mapped[datetime | None] = mapped_column()
+    acknowledged_at: Mapped[datetime | None] = mapped_column()  # 签收 by the lead department
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    # 二次交办: [{"department", "reason", "at", "by"}], earliest first; those departments are not suggested again
+    returns: Mapped[list[Any]] = mapped_column(default=list)
+    audit_sample: Mapped[bool] = mapped_column(Boolean, default=False)  # drawn for audit (抽查) when routed
+    audit_verdict: Mapped[AuditVerdict | None] = mapped_column(stored_as_value(AuditVerdict, 20))
+    audited_at: Mapped[datetime | None] = mapped_column(index=True)
 
-    __table_args__ = (Index("ix_proposals_status_confidence", "status", "model_lead_confidence"),)
+    __table_args__ = (
+        Index("ix_proposals_status_confidence", "status", "model_lead_confidence"),
+        Index("ix_proposals_audit_open", "audit_sample", "audit_verdict"),
+    )
 
 
 class ReviewRecord(Base):
@@ -159,10 +172,26 @@ class ApiKey(Base):
     id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[Role] = mapped_column(stored_as_value(Role, 20))
+    department: Mapped[str | None] = mapped_column(String(100))  # a department key's department (served name)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(default=now)
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class RoutingState(Base):
+    """Whether automatic routing is on, for every server process: one row (id 1). The circuit breaker pauses
+    it when audits (抽查) show the model below its target; `since` starts the window of audits it counts
+    (an analyst's resume or a model reload starts a new one)."""
+
+    __tablename__ = "routing_state"
+
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(default=now)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    since: Mapped[datetime] = mapped_column(default=now)
 
 
 class BatchJob(Base):

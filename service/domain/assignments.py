@@ -54,6 +54,9 @@ class Assignment(BaseModel):
     confidence: float | None = Field(description="the model's confidence in its suggested lead")
     merged_into: str | None = Field(default=None, description="并案: the filing (编号) whose group it joined")
     merged: list[str] = Field(default_factory=list, description="并案: the filings (编号) merged into this one")
+    assigned_at: datetime | None = Field(default=None, description="when the assignment in force was made")
+    acknowledged_at: datetime | None = Field(default=None, description="签收 by the lead department")
+    returned_by: list[str] = Field(default_factory=list, description="二次交办: departments that returned it")
 
     @property
     def shown_id(self) -> str:
@@ -98,6 +101,9 @@ def _of(record: ProposalRecord) -> Assignment:
         rejection_reason=record.rejection_reason,
         review_reason=record.reason_message if pending else None,
         confidence=record.model_lead_confidence,
+        assigned_at=record.assigned_at,
+        acknowledged_at=record.acknowledged_at,
+        returned_by=list(dict.fromkeys(r["department"] for r in record.returns)),
     )
 
 

@@ -17,13 +17,27 @@ from proposal_router.service.statuses import AuditAction
 from proposal_router.service.store import Acting, Actor, DuplicateName, audit, audit_event
 
 
-def create_key(session: Session, name: str, role: Role, actor: Acting) -> tuple[ApiKey, str]:
-    """A new key, shown only here; its name must be new too (DuplicateName), so the audit log's names are unique."""
+def create_key(
+    session: Session, name: str, role: Role, actor: Acting, department: str | None = None
+) -> tuple[ApiKey, str]:
+    """A new key, shown only here; its name must be new too (DuplicateName), so the audit log's names are unique.
+    A department's key names its department (already resolved to the served name), and only such a key does."""
     name = name.strip()
     if not name:
         raise InvalidRequest("密钥名称不能为空")
+    if (role == Role.DEPARTMENT) != bool(department):
+        error = InvalidRequest("承办单位（department）的密钥必须指定所属单位，其他角色的密钥不能指定单位")
+        error.option = "department"
+        raise error
     key = new_key()
-    record = ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=shown_prefix(key), created_at=now())
+    record = ApiKey(
+        name=name,
+        role=role,
+        department=department,
+        key_hash=hash_key(key),
+        prefix=shown_prefix(key),
+        created_at=now(),
+    )
     session.add(record)
     try:
         session.flush()
@@ -34,7 +48,7 @@ def create_key(session: Session, name: str, role: Role, actor: Acting) -> tuple[
         raise DuplicateName(
             f"已有名为“{name}”的密钥（含已吊销的）：审计日志按名称记录操作者，密钥名称不能重复，请换一个名称"
         ) from None
-    details = {"key_id": record.id, "name": name, "role": role, "prefix": record.prefix}
+    details = {"key_id": record.id, "name": name, "role": role, "prefix": record.prefix, "department": department}
     session.add(audit_event(actor, AuditAction.KEY_CREATE, None, details))
     session.commit()
     return record, key

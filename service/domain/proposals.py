@@ -24,8 +24,8 @@ from proposal_router.model.screening import Flag
 from proposal_router.service import store
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.db.models import ProposalRecord
-from proposal_router.service.similar import Lookup
-from proposal_router.service.statuses import AuditAction, ProposalStatus
+from proposal_router.service.statuses import AuditAction, AuditVerdict, ProposalStatus
+from proposal_router.service.trust import Arrival
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,22 @@ class SimilarFiling(BaseModel):
     similarity: float
 
 
+class Return(BaseModel):
+    """A department's return of a proposal it was assigned to lead (二次交办)."""
+
+    department: str
+    reason: str
+    at: datetime
+    by: str = Field(description="the key that returned it")
+
+
+class Audit(BaseModel):
+    """An automatically routed proposal drawn for audit (抽查) and the verdict, once a reviewer gave it."""
+
+    verdict: AuditVerdict | None
+    audited_at: datetime | None
+
+
 class ProposalView(BaseModel):
     """A stored proposal as the service shows it to every front end."""
 
@@ -71,13 +87,35 @@ class ProposalView(BaseModel):
         default_factory=list, description="earlier stored filings it could be merged with (并案), most alike first"
     )
     merged_into: int | None = Field(default=None, description="the proposal it was merged into (并案)")
+    assigned_at: datetime | None = Field(default=None, description="when the assignment in force was made")
+    acknowledged_at: datetime | None = Field(default=None, description="签收 by the lead department")
+    acknowledged_by: str | None = None
+    returns: list[Return] = Field(
+        default_factory=list, description="二次交办: departments that returned it, earliest first; not suggested again"
+    )
+    audit: Audit | None = Field(default=None, description="抽查: drawn for audit when routed automatically")
     version: int = Field(description="changes with every decision; send it back to detect concurrent edits")
 
     @property
+    def returned_by(self) -> list[str]:
+        return list(dict.fromkeys(r.department for r in self.returns))
+
+    @property
     def suggested(self) -> str | None:
-        """The department a reviewer is asked about: the assigned lead, else the model's."""
+        """The department a reviewer is asked about: the assigned lead, else the model's; after a return
+        (二次交办) the model's most likely department that has not returned it."""
+        if self.assignment and self.assignment.lead_department:
+            return self.assignment.lead_department
+        return next(iter(self.model_suggestions), None)
+
+    @property
+    def model_suggestions(self) -> list[str]:
+        """The model's departments, most likely first, without those that returned it."""
         lead = self.routing.lead_department
-        return (self.assignment.lead_department if self.assignment else None) or (lead.name if lead else None)
+        names = [lead.name] if lead else []
+        names += [c.name for c in self.routing.candidates]
+        returned = set(self.returned_by)
+        return [n for n in dict.fromkeys(names) if n not in returned]
 
 
 @dataclass(frozen=True)
@@ -125,6 +163,11 @@ def view(record: ProposalRecord) -> ProposalView:
         rejection_reason=record.rejection_reason,
         similar=[SimilarFiling(**m) for m in record.similar],
         merged_into=record.merged_into,
+        assigned_at=record.assigned_at,
+        acknowledged_at=record.acknowledged_at,
+        acknowledged_by=record.acknowledged_by,
+        returns=[Return(**r) for r in record.returns],
+        audit=Audit(verdict=record.audit_verdict, audited_at=record.audited_at) if record.audit_sample else None,
         version=record.version,
     )
 
@@ -134,12 +177,13 @@ def submit(
     router: Router,
     filings: Sequence[Filing],
     actor: store.Acting,
-    lookup: Lookup | None = None,
+    arrival: Arrival | None = None,
 ) -> list[Submitted]:
     """Store and route new filings; a known external id gives the stored proposal (duplicate) instead.
 
-    A filing repeated within one call maps to the proposal of its first copy. With `lookup`, each new one
-    records the filings stored before it that it could be merged with (并案)."""
+    A filing repeated within one call maps to the proposal of its first copy. With `arrival`, each new one
+    records the filings stored before it that it could be merged with (并案), and one routed automatically is
+    held for review while routing is paused, or else may be drawn for audit (抽查)."""
     known = store.stored_by_external_id(session, [f.proposal.id for f in filings if f.proposal.id is not None])
     first: dict[str, Filing] = {}
     todo: list[Filing] = []
@@ -156,8 +200,8 @@ def submit(
     )
     if records is None:  # another request stored the same external id meanwhile: answer with that one
         return [Submitted(view(r), True) for r in _resubmitted(session, filings)]
-    if lookup is not None:
-        lookup.record_earlier(session, records)
+    if arrival is not None:
+        arrival.settle(session, records)
         session.commit()
     created = {id(f): r for f, r in zip(todo, records, strict=True)}
     answers: list[Submitted] = []
@@ -203,8 +247,8 @@ def search(
 def queue(
     session: Session, filters: store.Filters, limit: int, offset: int, order: store.Order
 ) -> tuple[int, list[ProposalView]]:
-    """The review queue: pending proposals, filtered by suggested department, topic and words."""
-    return search(session, replace(filters, status=ProposalStatus.PENDING), limit, offset, order)
+    """The review queue: pending proposals and audit items (抽查), filtered by suggested department, topic and words."""
+    return search(session, replace(filters, queue=True), limit, offset, order)
 
 
 def neighbours(
@@ -212,7 +256,7 @@ def neighbours(
 ) -> tuple[int | None, int | None]:
     """The pending items before and after `proposal_id` in the queue's order (None at either end), so a
     reviewer goes on to the next item after a decision; `proposal_id` itself need not be pending any more."""
-    return store.neighbours(session, proposal_id, replace(filters, status=ProposalStatus.PENDING), order)
+    return store.neighbours(session, proposal_id, replace(filters, queue=True), order)
 
 
 def explanation(

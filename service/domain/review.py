@@ -18,9 +18,10 @@ from proposal_router.model.errors import Conflict, InvalidRequest
 from proposal_router.model.screening import GROUND_NAMES, Ground
 from proposal_router.service import store
 from proposal_router.service.catalogue import Catalogue
-from proposal_router.service.db.models import ProposalRecord
+from proposal_router.service.db.models import ProposalRecord, now
+from proposal_router.service.domain import quality
 from proposal_router.service.domain.proposals import ProposalView, view
-from proposal_router.service.statuses import ProposalStatus, ReviewAction
+from proposal_router.service.statuses import AuditVerdict, ProposalStatus, ReviewAction
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,42 @@ def _merged(session: Session, record: ProposalRecord, verdict: Verdict) -> dict[
     return {"status": ProposalStatus.REVIEWED, "merged_into": head.id, **group}
 
 
-def decide(session: Session, proposal_id: int, verdict: Verdict, actor: store.Acting, catalogue: Catalogue) -> Reviewed:
-    """Decide a pending item, or reassign (改办) a routed, decided or rejected one; raises Conflict if someone
-    else decided it first or it changed meanwhile."""
+def _suggestion(record: ProposalRecord) -> dict[str, Any]:
+    """The model's answer a reviewer accepts: after a return (二次交办) its most likely department that did
+    not return the proposal, with the model's co-departments other than that one."""
+    answer = store.model_answer(record)
+    if not record.returns:
+        return answer
+    suggestions = view(record).model_suggestions
+    lead = suggestions[0] if suggestions else None
+    return {**answer, "lead_department": lead, "co_departments": [c for c in answer["co_departments"] if c != lead]}
+
+
+def _audited(record: ProposalRecord, verdict: Verdict, values: dict[str, Any]) -> dict[str, Any]:
+    """An audit item (抽查) stays routed when the reviewer accepts it as it is; any decision records whether the
+    model's lead was kept."""
+    if verdict.action == ReviewAction.ACCEPT and verdict.co_departments is None:
+        values = {}
+    kept = values.get("status") != ProposalStatus.REJECTED and values.get("lead_department", record.model_lead) == (
+        record.model_lead
+    )
+    return {**values, "audit_verdict": AuditVerdict.CORRECT if kept else AuditVerdict.WRONG, "audited_at": now()}
+
+
+def decide(
+    session: Session,
+    proposal_id: int,
+    verdict: Verdict,
+    actor: store.Acting,
+    catalogue: Catalogue,
+    breaker: quality.Breaker | None = None,
+) -> Reviewed:
+    """Decide a pending item or an audit item (抽查), or reassign (改办) a routed, decided or rejected one;
+    raises Conflict if someone else decided it first or it changed meanwhile. A verdict on an audit item
+    is counted by `breaker`, which may pause automatic routing."""
     record = store.get(session, proposal_id)
     shown = record.external_id or proposal_id
+    auditing = record.audit_sample and record.audit_verdict is None and record.status == ProposalStatus.AUTO
     if verdict.action == ReviewAction.REASSIGN:
         if record.status == ProposalStatus.PENDING:
             raise Conflict(f"提案 {shown} 尚未复核，不能改办：请先接受、更正或不予立案")
@@ -108,8 +140,12 @@ def decide(session: Session, proposal_id: int, verdict: Verdict, actor: store.Ac
     elif verdict.action == ReviewAction.MERGE:
         values = _merged(session, record, verdict)
     else:
-        values = _assignment(verdict, store.model_answer(record), catalogue)
+        values = _assignment(verdict, _suggestion(record), catalogue)
+    if auditing:
+        values = _audited(record, verdict, values)
     record, review = store.record_review(
         session, proposal_id, verdict.action, values, verdict.reason, verdict.version, actor
     )
+    if auditing and breaker is not None:
+        quality.check(session, breaker)
     return Reviewed(view(record), review.id)

@@ -77,6 +77,7 @@ class Service:
 def start_service(url: str, bundle: Path, **settings: object) -> Service:
     router = Router(bundle)
     router.manifest.routing.lead_threshold = 0.9  # so that both auto-routing and the review queue occur
+    settings.setdefault("audit_rate", 0.0)  # no audit items (抽查) in the queue unless a test asks for them
     app = create_app(Settings(database_url=url, **settings), router)  # type: ignore[arg-type]
     state: AppState = app.state.services
     with state.sessions() as session:

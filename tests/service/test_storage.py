@@ -25,7 +25,7 @@ def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         upgrade(engine)  # idempotent: a restarted service upgrades again
-        assert current_revision(engine) == "0008"
+        assert current_revision(engine) == "0009"
         tables = {"proposals", "reviews", "audit_log", "api_keys", "batch_jobs", "batch_rows", "batch_uploads"}
         tables |= {"web_sessions", "batch_upload_parts"}
         assert tables <= set(inspect(engine).get_table_names())

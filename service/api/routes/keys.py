@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
-from proposal_router.service.api.deps import Admin
+from proposal_router.service.api.deps import Admin, State
 from proposal_router.service.db.models import ApiKey
 from proposal_router.service.deps import DB
 from proposal_router.service.domain import keys
@@ -18,6 +20,9 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
 class KeyIn(BaseModel):
     name: Text = Field(min_length=1, max_length=100, examples=["督查室 王科长"])
     role: Role
+    department: Annotated[Text | None, Field(max_length=200)] = Field(
+        default=None, description="a department key's department (an alias or former name resolves)"
+    )
 
 
 class NewKeyOut(KeyOut):
@@ -25,7 +30,13 @@ class NewKeyOut(KeyOut):
 
 
 def _out(record: ApiKey) -> KeyOut:
-    return KeyOut(name=record.name, role=record.role, prefix=record.prefix, created_at=record.created_at)
+    return KeyOut(
+        name=record.name,
+        role=record.role,
+        department=record.department,
+        prefix=record.prefix,
+        created_at=record.created_at,
+    )
 
 
 @router.get("", response_model=list[KeyOut])
@@ -39,8 +50,9 @@ def listing(session: DB, _: Admin) -> list[KeyOut]:
     status_code=status.HTTP_201_CREATED,
     responses={409: {"description": "another key, active or revoked, has this name"}},
 )
-def create(payload: KeyIn, session: DB, caller: Admin) -> NewKeyOut:
-    record, key = keys.create_key(session, payload.name, payload.role, caller.actor)
+def create(payload: KeyIn, session: DB, state: State, caller: Admin) -> NewKeyOut:
+    department = state.catalogue.department(payload.department) if payload.department else None
+    record, key = keys.create_key(session, payload.name, payload.role, caller.actor, department)
     return NewKeyOut(**_out(record).model_dump(), key=key)
 
 

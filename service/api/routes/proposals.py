@@ -51,7 +51,7 @@ def submit(
     items = payload if isinstance(payload, list) else [payload]
     _check_limits(items, state)
     filings = [i.filing() for i in items]
-    answers = proposals.submit(session, state.router, filings, caller.actor, state.lookup)
+    answers = proposals.submit(session, state.router, filings, caller.actor, state.arrival)
     for answer in answers:
         if not answer.duplicate:
             state.metrics.decisions.labels(kind=answer.view.routing.decision).inc()

@@ -15,7 +15,7 @@ from proposal_router.service.schemas import Limit, Offset, Page, ProposalId, Pro
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
 
-@router.get("", response_model=Page, summary="Pending items (most uncertain first by default)")
+@router.get("", response_model=Page, summary="Pending items and audit items (抽查), most uncertain first by default")
 def queue(
     session: DB,
     state: State,
@@ -26,12 +26,15 @@ def queue(
     prescreen: Annotated[
         store.Prescreen | None, Query(description="flagged: a ground for 不予立案; similar: 并案 candidates")
     ] = None,
+    kind: Annotated[
+        store.Kind | None, Query(description="returned: 二次交办 by a department; audit: drawn for audit (抽查)")
+    ] = None,
     order: Literal["uncertain", "oldest"] = "uncertain",
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page:
     filters = proposals.resolved(
-        store.Filters(department=department, topic=topic, text=q, prescreen=prescreen), state.catalogue
+        store.Filters(department=department, topic=topic, text=q, prescreen=prescreen, kind=kind), state.catalogue
     )
     total, items = proposals.queue(session, filters, limit, offset, order)
     return Page(total=total, limit=limit, offset=offset, items=[ProposalOut.of(i) for i in items])
@@ -49,6 +52,6 @@ def queue(
     },
 )
 def decide(proposal_id: ProposalId, decision: ReviewIn, state: State, session: DB, caller: Reviewer) -> ReviewOut:
-    reviewed = review.decide(session, proposal_id, decision.verdict(), caller.actor, state.catalogue)
+    reviewed = review.decide(session, proposal_id, decision.verdict(), caller.actor, state.catalogue, state.breaker())
     state.metrics.decisions.labels(kind=f"review_{decision.action}").inc()
     return ReviewOut(proposal=ProposalOut.of(reviewed.proposal), review_id=reviewed.review_id)
