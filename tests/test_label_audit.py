@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ def test_audit_finds_the_planted_wrong_leads(
         header
     )
     by_id = {str(r["编号"]): r for r in listed}
+    co = {r["id"]: r["co_departments"] for r in csv.DictReader(data.open(encoding="utf-8"))}
     found = [i for i in wrong if i in by_id]
     assert len(found) >= 5, (found, list(by_id))
     assert len(listed) <= 2 * len(wrong)  # the clean rows of a clear table are not listed wholesale
@@ -63,6 +65,7 @@ def test_audit_finds_the_planted_wrong_leads(
         assert row["现主办单位"] == WRONG[wrong[ident][1]]
         assert row["建议置信度"] > row["现单位的概率"]
         assert row["处理意见"] is None and row["标题"].startswith("关于")
+        assert (row["现协办单位"] or "") == co[ident]
     assert [r["序号"] for r in listed] == list(range(1, len(listed) + 1))
     given = [r["现单位的概率"] for r in listed]
     assert given == sorted(given)  # most doubtful first

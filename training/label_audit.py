@@ -60,6 +60,8 @@ class Suspect:
     suggested_confidence: float
     given_probability: float
     topic: str | None = None
+    co: list[str] = field(default_factory=list)
+    """The row's co-departments as given: a suggestion among them may be a question of 主办 or 协办."""
 
 
 @dataclass
@@ -181,6 +183,7 @@ def audit_labels(
                 suggested_confidence=float(probs[k, best]),
                 given_probability=float(probs[k, given]),
                 topic=example.topic,
+                co=list(example.co or []),
             )
         )
         per_department[labels[given]] = per_department.get(labels[given], 0) + 1
