@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from proposal_router.model.router import Router
 from proposal_router.model.schemas import Proposal
 from proposal_router.service.cli import main
-from tests.conftest import make_rows, write_csv
+from tests.conftest import CO_OF, SUBJECTS, TOPIC_OF, make_rows, write_csv
 
 SWAP = {"市教育局": "市交通运输局", "市交通运输局": "市教育局"}
 
@@ -176,3 +176,36 @@ def test_a_proposal_without_a_gold_lead_is_told_unlabelled(
     assert row[2] is None and row[9] == "无标注"
     summary = {r[0]: r[1] for r in _sheet(tmp_path / "out" / "compare.xlsx", "汇总") if r and r[0]}
     assert summary["　其中无标注"] == 1 and summary["有主办单位标注的"] == 11
+
+
+def test_a_renamed_department_is_no_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The current bundle learned 市教育局, the new one its successor 市教育体育局 (机构改革): compared
+    with the new taxonomy, both answer in the new name, so a proposal is changed only if the lead moved."""
+    from proposal_router.model.taxonomy import Department, Taxonomy, Topic, save_taxonomy
+
+    topics = [Topic(key=f"t{i}", name=name) for i, name in enumerate(sorted(set(TOPIC_OF.values())))]
+    names = sorted({*SUBJECTS, *(c for co in CO_OF.values() for c in co)})
+    before = Taxonomy(version="1", topics=topics, departments=[Department(name=n) for n in names])
+    renamed = [
+        Department(name="市教育体育局", former_names=["市教育局"]) if n == "市教育局" else Department(name=n)
+        for n in names
+    ]
+    after = Taxonomy(version="2", topics=topics, departments=renamed)
+    save_taxonomy(before, tmp_path / "before.yaml")
+    save_taxonomy(after, tmp_path / "after.yaml")
+    rows = make_rows(20)
+    for name, path in (("old", "before.yaml"), ("new", "after.yaml")):
+        data = write_csv(tmp_path / f"{name}.csv", rows)
+        argv = ["train", "--data", str(data), "--out", str(tmp_path / name), "--model-type", "baseline"]
+        assert main([*argv, "--taxonomy", str(tmp_path / path)]) == 0
+    held = write_csv(tmp_path / "held.csv", make_rows(4, seed=9))
+    capsys.readouterr()
+    argv = ["compare", "--model", str(tmp_path / "new"), "--against", str(tmp_path / "old"), "--data", str(held)]
+    assert main([*argv, "--out", str(tmp_path / "out"), "--taxonomy", str(tmp_path / "after.yaml")]) == 0
+    assert "市教育局 → 市教育体育局" in capsys.readouterr().err  # the current bundle is served in the new names
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    departments = {d["department"]: d for d in metrics["departments"]}
+    assert "市教育局" not in departments and departments["市教育体育局"]["proposals"] == 4
+    assert departments["市教育体育局"]["current_accuracy"] == departments["市教育体育局"]["new_accuracy"] == 1.0
+    assert metrics["current"]["lead_accuracy"] == metrics["new"]["lead_accuracy"] == 1.0
+    assert metrics["changes"] == []
