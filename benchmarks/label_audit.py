@@ -103,8 +103,8 @@ def audit(data: Path, out: Path, model: list[str], seed: int) -> tuple[list[dict
         raise SystemExit(f"audit-labels failed ({code}): {printed.getvalue()}")
     sheet = load_workbook(out / "疑似错标.xlsx", read_only=True)["疑似错标"]
     values = list(sheet.iter_rows(values_only=True))
-    header = list(values[1])  # row 1 is the heading
-    listed = [dict(zip(header, v, strict=True)) for v in values[2:]]
+    header = list(values[0])
+    listed = [dict(zip(header, v, strict=True)) for v in values[1:]]
     return listed, seconds, printed.getvalue().strip()
 
 

@@ -139,12 +139,13 @@ def write_audit_workbook(path: Path, audit: Any, data: Any, command: str) -> Non
     if several:
         headers[1] = "文件和行号"
     book = Workbook(write_only=True)
-    heading = f"疑似交办有误的提案：{audit.rows} 件中 {len(audit.suspects)} 件（{data.path}）"
-    table_sheet(book, "疑似错标", headers, _rows(audit, several), FORMATS, heading, typed=["编号"])
+    # no heading row above the table: table_sheet's write-only sheet would then lose its frozen header
+    table_sheet(book, "疑似错标", headers, _rows(audit, several), FORMATS, typed=["编号"])
     counts = summary_sheet(
         book,
         "按单位",
         [
+            ("数据", data.path, None),
             ("检查的提案", audit.rows, None),
             ("疑似交办有误", len(audit.suspects), None),
             ("其中建议单位是现协办单位", _co_suggested(audit), None),

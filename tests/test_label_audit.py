@@ -35,8 +35,8 @@ def _sheet(path: Path) -> tuple[list[Any], list[dict[str, Any]]]:
     book = load_workbook(path, read_only=True)
     assert book.sheetnames == ["疑似错标", "按单位", "说明"]
     values = list(book["疑似错标"].iter_rows(values_only=True))
-    header = list(values[1])  # row 1: the heading
-    return header, [dict(zip(header, v, strict=True)) for v in values[2:]]
+    header = list(values[0])
+    return header, [dict(zip(header, v, strict=True)) for v in values[1:]]
 
 
 def test_audit_finds_the_planted_wrong_leads(
@@ -72,8 +72,12 @@ def test_audit_finds_the_planted_wrong_leads(
     assert f"{3 * 30} 件中 {len(listed)} 件疑似交办有误 → {out / '疑似错标.xlsx'}" in captured.out
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "Confident Learning" in report and f"**{len(listed)} 件**" in report
-    notes = [r[0] for r in load_workbook(out / "疑似错标.xlsx", read_only=True)["说明"].iter_rows(values_only=True)]
-    assert any("再运行 train" in str(n) for n in notes)
+    book = load_workbook(out / "疑似错标.xlsx")
+    sheet = book["疑似错标"]  # printable and sortable as the office's other workbooks
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:K{len(listed) + 1}"
+    assert sheet.page_setup.orientation == "landscape" and sheet["A1"].font.bold
+    assert sheet["I2"].number_format == "0.0%"
+    assert any("再运行 train" in str(row[0]) for row in book["说明"].iter_rows(values_only=True))
 
 
 def test_audit_with_the_frozen_encoder_as_train_uses_it(
