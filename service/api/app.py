@@ -49,6 +49,8 @@ from proposal_router.service.metrics import Metrics
 from proposal_router.service.similar import Lookup, StoredFilings
 from proposal_router.service.trust import Arrival, Gate
 from proposal_router.service.web import batches as web_batches
+from proposal_router.service.web import department as web_department
+from proposal_router.service.web import quality as web_quality
 from proposal_router.service.web import routes as web
 from proposal_router.service.web.session import SessionSigner
 
@@ -222,6 +224,8 @@ def create_app(settings: Settings | None = None, router: Router | None = None) -
         app.include_router(module.router)
     app.include_router(web.router)
     app.include_router(web_batches.router)
+    app.include_router(web_department.router)
+    app.include_router(web_quality.router)
     app.mount("/ui/static", StaticFiles(packages=[("proposal_router.service.web", "static")]), name="static")
 
     @app.middleware("http")

@@ -1,13 +1,17 @@
 """The reviewers' pages: log in with a key, work the queue, accept, correct, reject (不予立案, with its ground)
 or merge (并案) one item and go on to the next, reassign (改办) a decided one. The queue and each item show
 what 审查立案 found: flags with the sentence behind them, 预审 warnings, and the earlier filings an item could be
-merged with, side by side."""
+merged with, side by side; what a department returned (二次交办) and what was drawn for audit (抽查) are marked,
+and the queue says when automatic routing is paused. A department's key logs in too, to its own page only
+(service/web/department.py); analysts see the quality figures (service/web/quality.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -18,17 +22,35 @@ from pydantic import ValidationError
 from proposal_router.model.errors import Conflict, InvalidRequest, NotFound, UnknownName
 from proposal_router.model.intake.records import split_list
 from proposal_router.model.screening import GROUND_NAMES, Ground
-from proposal_router.service import store
+from proposal_router.service import store, trust
 from proposal_router.service.catalogue import Catalogue
 from proposal_router.service.deps import DB, Services
 from proposal_router.service.domain import keys, proposals, review
 from proposal_router.service.domain.proposals import ProposalView, SimilarFiling
+from proposal_router.service.domain.quality import Breaker
 from proposal_router.service.labels import REASONS, STATUSES
 from proposal_router.service.schemas import INT64_MAX, OFFSET_MAX, ProposalId, ReviewIn
-from proposal_router.service.security import Role, allows
-from proposal_router.service.web.session import COOKIE, MAX_AGE_SECONDS, SessionSigner, WebUser, csrf_matches
+from proposal_router.service.security import Role
+from proposal_router.service.web.session import (
+    COOKIE,
+    MAX_AGE_SECONDS,
+    SessionSigner,
+    WebUser,
+    csrf_matches,
+    may_log_in,
+)
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo | None = None) -> str:
+    """A stored time as the office reads it: minutes, in the configured time zone (naive times are UTC)."""
+    if moment is None:
+        return "—"
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return f"{aware.astimezone(zone or UTC):%Y-%m-%d %H:%M}"
+
 
 templates = Jinja2Templates(env=Environment(loader=PackageLoader("proposal_router.service.web"), autoescape=True))
+templates.env.filters["local"] = local_time
 router = APIRouter(prefix="/ui", include_in_schema=False)
 QUEUE_PAGE = 50
 MAX_PAGE = OFFSET_MAX // QUEUE_PAGE  # the API's largest offset
@@ -36,12 +58,16 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 CROSS_SITE = "登录请求来自其他网站，已拒绝：请在本系统的登录页输入密钥"
 BAD_CSRF = "表单令牌缺失或有误：请刷新页面后重试"
 PRESCREENS = {"": "全部", store.Prescreen.FLAGGED: "有审查提示", store.Prescreen.SIMILAR: "可并案"}
+KINDS = {"": "全部", store.Kind.RETURNED: "二次交办", store.Kind.AUDIT: "抽查"}
+DEPARTMENT_HOME = "/ui/department"
 
 
 class WebServices(Services, Protocol):
     """The app state as the pages see it: the shared services and the log-in sessions' signer."""
 
     signer: SessionSigner
+
+    def breaker(self) -> Breaker: ...
 
 
 def get_web_services(request: Request) -> WebServices:
@@ -53,24 +79,44 @@ State = Annotated[WebServices, Depends(get_web_services)]
 
 
 class LoginRequired(Exception):
-    """Raised by pages that need a reviewer; the app answers with a redirect to the log-in page."""
+    """Raised by pages that need a reviewer; the app answers with a redirect to the log-in page, or with
+    `location` to the page the logged-in key may see (a department's key: its own list)."""
 
-    def __init__(self, next_path: str) -> None:
+    def __init__(self, next_path: str, location: str | None = None) -> None:
         self.next_path = next_path
+        self.location = location
 
 
-def current_user(request: Request, state: State, session: DB) -> WebUser:
+def signed_in(request: Request, state: State, session: DB) -> WebUser:
+    """Whoever is logged in: a reviewer or above, or a department's key."""
     user = state.signer.user(request.cookies.get(COOKIE), session)
     if user is None:
         raise LoginRequired(request.url.path)
     return user
 
 
+def current_user(request: Request, state: State, session: DB) -> WebUser:
+    """A reviewer or above; a department's key is sent to its own page, it sees nothing else."""
+    user = signed_in(request, state, session)
+    if user.is_department:
+        raise LoginRequired(request.url.path, DEPARTMENT_HOME)
+    return user
+
+
 User = Annotated[WebUser, Depends(current_user)]
+AnyUser = Annotated[WebUser, Depends(signed_in)]
 
 
 def login_redirect(exc: LoginRequired) -> RedirectResponse:
+    if exc.location is not None:
+        return RedirectResponse(exc.location, status.HTTP_303_SEE_OTHER)
     return RedirectResponse(f"/ui/login?next={quote(exc.next_path)}", status.HTTP_303_SEE_OTHER)
+
+
+def refused(request: Request, user: WebUser, message: str, code: int = status.HTTP_403_FORBIDDEN) -> Response:
+    """A page this key may not see, said in a page rather than JSON."""
+    context = {"user": user, "message": message}
+    return templates.TemplateResponse(request, "refused.html", context, status_code=code)
 
 
 def _host_port(netloc: str, scheme: str) -> tuple[str, int | None] | None:
@@ -139,14 +185,19 @@ def login(
     error = None
     if record is None:
         error = "密钥无效或已被吊销"
-    elif not allows(record.role, Role.REVIEWER):
-        error = f"该密钥的角色（{record.role}）不能复核提案，需要 reviewer 或以上"
+    elif not may_log_in(record.role):
+        error = f"该密钥的角色（{record.role}）不能登录本页面：需要 reviewer 或以上，或承办单位（department）的密钥"
     if record is None or error:
         keys.audit_log_in(session, key.strip(), record, "unknown_or_revoked_key" if record is None else "role")
         context = {"next": _safe_next(next), "error": error}
         return templates.TemplateResponse(request, "login.html", context, status_code=status.HTTP_401_UNAUTHORIZED)
     keys.audit_log_in(session, key.strip(), record, None)
-    response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    target = _safe_next(next)
+    if record.role == Role.DEPARTMENT:  # a department sees its own list and nothing else
+        target = DEPARTMENT_HOME
+    elif target.startswith(DEPARTMENT_HOME):
+        target = "/ui/queue"
+    response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,
         state.signer.issue(session, record),
@@ -160,7 +211,7 @@ def login(
 
 
 @router.post("/logout")
-def logout(user: User, state: State, session: DB, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(user: AnyUser, state: State, session: DB, csrf: Annotated[str, Form()] = "") -> Response:
     if not csrf_matches(user, csrf):
         return PlainTextResponse(BAD_CSRF, status.HTTP_403_FORBIDDEN)
     state.signer.end(session, user)  # the cookie, and any copy of it, logs in no more
@@ -178,6 +229,11 @@ def prescreen_of(value: str) -> store.Prescreen | None:
     return store.Prescreen(value) if value in tuple(store.Prescreen) else None
 
 
+def kind_of(value: str) -> store.Kind | None:
+    """The queue's 类型 filter (全部/二次交办/抽查) as the form sends it; an unknown value is no filter."""
+    return store.Kind(value) if value in tuple(store.Kind) else None
+
+
 @dataclass(frozen=True)
 class Place:
     """Where in the queue a reviewer works: its filters and order, carried from the queue to an item and
@@ -188,6 +244,7 @@ class Place:
     q: str = ""
     order: Order = "uncertain"
     prescreen: store.Prescreen | None = None
+    kind: store.Kind | None = None
 
     @classmethod
     def of(cls, query: str) -> Place:
@@ -201,6 +258,7 @@ class Place:
             fields.get("q", ""),
             order if order in ORDERS else "uncertain",
             prescreen_of(prescreen),
+            kind_of(fields.get("kind", "")),
         )
 
     @property
@@ -211,17 +269,23 @@ class Place:
             shown["order"] = self.order
         if self.prescreen:
             shown["prescreen"] = self.prescreen.value
+        if self.kind:
+            shown["kind"] = self.kind.value
         return urlencode(shown)
 
     def filters(self, catalogue: Catalogue) -> store.Filters:
         """The queue's filters, names resolved; an unknown name filters nothing rather than failing a page."""
         typed = store.Filters(
-            department=self.department or None, topic=self.topic or None, text=self.q or None, prescreen=self.prescreen
+            department=self.department or None,
+            topic=self.topic or None,
+            text=self.q or None,
+            prescreen=self.prescreen,
+            kind=self.kind,
         )
         try:
             return proposals.resolved(typed, catalogue)
         except UnknownName:
-            return store.Filters(text=self.q or None, prescreen=self.prescreen)
+            return store.Filters(text=self.q or None, prescreen=self.prescreen, kind=self.kind)
 
 
 def _shown_id(session: DB, proposal_id: int | None) -> str | None:
@@ -235,6 +299,29 @@ def _shown_id(session: DB, proposal_id: int | None) -> str | None:
     return record.external_id or str(record.id)
 
 
+@dataclass(frozen=True)
+class Suggested:
+    """The department a reviewer is asked about (after a return, not the one that returned it) and the
+    model's confidence in it, when the model scored it."""
+
+    name: str | None
+    confidence: float | None
+
+
+def suggestion(item: ProposalView) -> Suggested:
+    r = item.routing
+    scores = {c.name: c.confidence for c in r.candidates}
+    if r.lead_department is not None:
+        scores[r.lead_department.name] = r.lead_department.confidence
+    name = item.suggested
+    return Suggested(name, scores.get(name) if name else None)
+
+
+def auditing(item: ProposalView) -> bool:
+    """Drawn for audit (抽查), routed, and the verdict still to come: a reviewer confirms or corrects it."""
+    return item.audit is not None and item.audit.verdict is None and item.status == "auto"
+
+
 @router.get("/queue", response_class=HTMLResponse)
 def queue(
     request: Request,
@@ -246,20 +333,26 @@ def queue(
     q: Annotated[str | None, Query(max_length=200)] = None,
     order: Order = "uncertain",
     prescreen: Annotated[str, Query(max_length=20)] = "",
+    kind: Annotated[str, Query(max_length=20)] = "",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
-    place = Place(department or "", topic or "", (q or "").strip(), order, prescreen_of(prescreen))
+    place = Place(department or "", topic or "", (q or "").strip(), order, prescreen_of(prescreen), kind_of(kind))
     offset = (page - 1) * QUEUE_PAGE
     error = None
     typed = store.Filters(
-        department=department or None, topic=topic or None, text=place.q or None, prescreen=place.prescreen
+        department=department or None,
+        topic=topic or None,
+        text=place.q or None,
+        prescreen=place.prescreen,
+        kind=place.kind,
     )
     try:
         filters = proposals.resolved(typed, state.catalogue)
     except UnknownName as exc:
-        error, filters = str(exc), store.Filters(text=place.q or None, prescreen=place.prescreen)
+        error, filters = str(exc), store.Filters(text=place.q or None, prescreen=place.prescreen, kind=place.kind)
     total, items = proposals.queue(session, filters, QUEUE_PAGE, offset, order)
+    routing = trust.routing_state(session)
     context = {
         "user": user,
         "items": items,
@@ -272,8 +365,14 @@ def queue(
             "q": place.q,
             "order": order,
             "prescreen": place.prescreen.value if place.prescreen else "",
+            "kind": place.kind.value if place.kind else "",
         },
         "prescreens": PRESCREENS,
+        "kinds": KINDS,
+        "suggestions": {p.id: suggestion(p) for p in items},
+        "paused": (routing.reason or "分析人员暂停") if routing.paused else None,
+        "paused_at": routing.changed_at if routing.paused else None,
+        "zone": ZoneInfo(state.settings.timezone),
         "grounds": GROUND_NAMES,
         "place": place.query,
         "departments": state.catalogue.departments,
@@ -346,11 +445,14 @@ def _detail(
     if item.assignment is not None:  # what a reassignment starts from: the assignment in force
         current = Typed("", item.assignment.lead_department or "", tuple(item.assignment.co_departments))
         current = replace(current, topic=item.assignment.topic or "")
-    else:  # pending or rejected: the model's answer
+    else:  # pending or rejected: the model's answer; after a return its first department that did not return it
+        lead = item.model_suggestions[0] if item.returns and item.model_suggestions else None
+        if not item.returns:
+            lead = r.lead_department.name if r.lead_department else None
         current = Typed(
             "",
-            r.lead_department.name if r.lead_department else "",
-            tuple(c.name for c in r.co_departments),
+            lead or "",
+            tuple(c.name for c in r.co_departments if c.name != lead),
             r.topic.name if r.topic else "",
         )
     context: dict[str, Any] = {
@@ -373,6 +475,10 @@ def _detail(
         "previous": previous,
         "next": following,
         "done": _shown_id(session, done),
+        "suggested": suggestion(item),
+        "auditing": auditing(item),
+        "returned": set(item.returned_by),
+        "zone": ZoneInfo(state.settings.timezone),
     }
     return templates.TemplateResponse(request, "proposal.html", context, status_code=code)
 
@@ -389,10 +495,11 @@ def proposal(
     q: Annotated[str | None, Query(max_length=200)] = None,
     order: Order = "uncertain",
     prescreen: Annotated[str, Query(max_length=20)] = "",
+    kind: Annotated[str, Query(max_length=20)] = "",
     done: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
     compare: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> Response:
-    place = Place(department or "", topic or "", (q or "").strip(), order, prescreen_of(prescreen))
+    place = Place(department or "", topic or "", (q or "").strip(), order, prescreen_of(prescreen), kind_of(kind))
     ok = status.HTTP_200_OK
     return _detail(request, state, session, user, proposal_id, place, None, ok, done=done, compare=compare)
 
@@ -501,7 +608,8 @@ def decide(
     typed = Typed(action, lead_department, co, topic, reason, ground, merge_into, merge_other)
     try:
         verdict = _decision(session, typed, scope, version, item)
-        review.decide(session, proposal_id, verdict, store.Actor(user.name, user.key_id), state.catalogue)
+        actor = store.Actor(user.name, user.key_id)
+        review.decide(session, proposal_id, verdict, actor, state.catalogue, state.breaker())
     except ValidationError as exc:
         message = "；".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         code = status.HTTP_422_UNPROCESSABLE_CONTENT

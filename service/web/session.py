@@ -32,6 +32,11 @@ class WebUser:
     role: Role
     csrf: str
     session_hash: str  # the web_sessions row this browser is logged in with
+    department: str | None = None  # a department's key (承办单位): the department it acts for
+
+    @property
+    def is_department(self) -> bool:
+        return self.role == Role.DEPARTMENT
 
 
 class SessionSigner:
@@ -48,7 +53,7 @@ class SessionSigner:
         return self._serializer.dumps({"session": token, "csrf": secrets.token_urlsafe(24)})
 
     def user(self, cookie: str | None, session: Session) -> WebUser | None:
-        """The logged-in reviewer, or None for a missing, forged, expired, ended or revoked session."""
+        """The logged-in reviewer or department, or None for a missing, forged, expired, ended or revoked session."""
         if not cookie:
             return None
         try:
@@ -61,15 +66,27 @@ class SessionSigner:
         if record is None or record.expires_at <= now():
             return None
         key = session.get(ApiKey, record.key_id)
-        if key is None or key.revoked_at is not None or not allows(key.role, Role.REVIEWER):
+        if key is None or key.revoked_at is not None or not may_log_in(key.role):
             return None
         csrf = str(data.get("csrf", ""))
-        return WebUser(key_id=key.id, name=key.name, role=key.role, csrf=csrf, session_hash=record.token_hash)
+        return WebUser(
+            key_id=key.id,
+            name=key.name,
+            role=key.role,
+            csrf=csrf,
+            session_hash=record.token_hash,
+            department=key.department,
+        )
 
     def end(self, session: Session, user: WebUser) -> None:
         """Log out: the session's row goes, so its cookie, and every copy of it, no longer logs in."""
         session.execute(delete(WebSession).where(WebSession.token_hash == user.session_hash))
         session.commit()
+
+
+def may_log_in(role: str) -> bool:
+    """The pages are for reviewers and up, and for a department's key (its own list only)."""
+    return role == Role.DEPARTMENT or allows(role, Role.REVIEWER)
 
 
 def csrf_matches(user: WebUser, submitted: str | None) -> bool:
