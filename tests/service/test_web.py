@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
+from datetime import UTC, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,14 +16,15 @@ from sqlalchemy import select
 
 from proposal_router.model.router import Router
 from proposal_router.model.screening import GROUND_NAMES, Ground
-from proposal_router.service import store
+from proposal_router.service import store, trust
 from proposal_router.service.api.app import create_app
 from proposal_router.service.config import Settings
 from proposal_router.service.db.models import WebSession
 from proposal_router.service.domain import keys
+from proposal_router.service.security import Role
 from proposal_router.service.web.session import SessionSigner
 from tests.conftest import REPO
-from tests.service.conftest import Service
+from tests.service.conftest import Service, start_service
 from tests.service.test_proposals_api import intake
 
 
@@ -402,3 +406,233 @@ def test_an_exact_repeat_is_badged_compared_and_merged_through_the_page(service:
         f'已并入 <a href="/ui/proposals/{original["id"]}">{original["external_id"]}</a>'
         in service.client.get(f"/ui/proposals/{again['id']}").text
     )
+
+
+# 二次交办 and the trust loop: the departments' page, returned and audit items in the queue, the quality page.
+
+HOUSING, FINANCE, HR = "市住房和城乡建设局", "市财政局", "市人力资源和社会保障局"
+
+
+def department_key(service: Service, department: str) -> str:
+    with service.state.sessions() as session:
+        return keys.create_key(session, f"{department} 经办人", Role.DEPARTMENT, "test", department=department)[1]
+
+
+def log_in_as(service: Service, key: str, lands: str) -> str:
+    """Log in with any key; the page it lands on, and its CSRF token."""
+    response = service.client.post("/ui/login", data={"key": key, "next": "/ui/queue"})
+    assert response.status_code == 200 and response.url.path == lands, response.text
+    match = re.search(r'name="csrf" value="([^"]+)"', response.text)
+    assert match, "the logged-in page has no CSRF token"
+    return match.group(1)
+
+
+def assigned_to_housing(service: Service) -> dict[str, object]:
+    """A pending filing a reviewer assigns through the page: 住建局 leads, 财政局 co-handles."""
+    item = submit_intake(service)[0]
+    csrf = log_in(service)
+    form = {"csrf": csrf, "action": "correct", "lead_department": HOUSING, "co_departments": [FINANCE]}
+    assert service.client.post(f"/ui/proposals/{item['id']}", data=form).status_code == 200
+    return item
+
+
+def test_a_department_key_logs_in_to_its_own_list_and_nothing_else(service: Service) -> None:
+    item = assigned_to_housing(service)
+    log_in(service)
+    assert "本页面供承办单位使用" in service.client.get("/ui/department").text  # a reviewer has no such list
+    assert service.client.get("/ui/department").status_code == 403
+    log_in_as(service, department_key(service, HOUSING), "/ui/department")
+    page = service.client.get("/ui/department")
+    assert f"{HOUSING} · 本单位提案" in page.text
+    row = re.search(rf'<tr data-id="{item["id"]}" data-state="(\w+)">(.*?)</tr>', page.text, re.S)
+    assert row and row.group(1) == "open", page.text
+    assert "主办" in row.group(2) and "可退回" in row.group(2) and f"协办：{FINANCE}" in row.group(2)
+    assert f'action="/ui/department/{item["id"]}/return"' in row.group(2) and "签收" in row.group(2)
+    with service.state.sessions() as session:
+        record = store.get(session, int(item["id"]))  # type: ignore[call-overload]
+        assert record.assigned_at is not None
+        assigned = record.assigned_at.replace(tzinfo=record.assigned_at.tzinfo or UTC)
+    local = assigned.astimezone(ZoneInfo(service.state.settings.timezone))
+    assert f"{local:%Y-%m-%d %H:%M}" in row.group(2)  # 交办时间 in the office's time zone
+    assert f"{local + timedelta(days=service.state.settings.return_days):%Y-%m-%d %H:%M}" in row.group(2)
+    for path in ("/ui/queue", f"/ui/proposals/{item['id']}", "/ui/batches", "/ui/quality", "/ui"):
+        response = service.client.get(path, follow_redirects=False)
+        if response.status_code == 303 and response.headers["location"] == "/ui/queue":
+            response = service.client.get("/ui/queue", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/ui/department", path
+    reviewing = service.client.post(f"/ui/proposals/{item['id']}", data={"action": "accept"}, follow_redirects=False)
+    assert reviewing.status_code == 303 and reviewing.headers["location"] == "/ui/department"
+    assert "待复核队列" not in page.text and "交办质量" not in page.text  # its nav is its page only
+    log_in_as(service, department_key(service, FINANCE), "/ui/department")
+    co = service.client.get("/ui/department").text
+    co_row = re.search(rf'<tr data-id="{item["id"]}" data-state="co">(.*?)</tr>', co, re.S)
+    assert co_row and "协办" in co_row.group(1) and f"主办：{HOUSING}" in co_row.group(1)
+    assert "/return" not in co_row.group(1)  # a co-department neither returns nor signs
+
+
+def test_a_department_returns_an_item_and_the_reviewer_sees_it_as_returned(service: Service) -> None:
+    item = assigned_to_housing(service)
+    csrf = log_in_as(service, department_key(service, HOUSING), "/ui/department")
+    reason = "属人社部门职责，建议改由市人社局主办"
+    done = service.client.post(f"/ui/department/{item['id']}/return", data={"csrf": csrf, "reason": reason})
+    assert done.status_code == 200 and done.url.path == "/ui/department"
+    assert f"提案 {item['external_id']} 已退回提案委员会" in done.text
+    assert f'<tr data-id="{item["id"]}"' not in done.text  # no longer its item
+    log_in(service)
+    queue = service.client.get("/ui/queue").text
+    row = re.search(rf'<tr data-id="{item["id"]}">(.*?)</tr>', queue, re.S)
+    assert row and f"二次交办：{HOUSING} 退回" in row.group(1) and reason in row.group(1)
+    returned = service.client.get("/ui/queue?kind=returned").text
+    assert re.findall(r'<tr data-id="(\d+)">', returned) == [str(item["id"])]
+    assert '<option value="returned" selected>二次交办</option>' in returned
+    assert f'<tr data-id="{item["id"]}">' not in service.client.get("/ui/queue?kind=audit").text
+    detail = service.client.get(f"/ui/proposals/{item['id']}?kind=returned").text
+    section = re.search(r'<section class="card returns" id="returns">(.*?)</section>', detail, re.S)
+    assert section and HOUSING in section.group(1) and reason in section.group(1) and "经办人" in section.group(1)
+    suggested = re.search(r'<strong id="suggested">([^<]+)</strong>', detail)
+    assert suggested and suggested.group(1) != HOUSING
+    assert f'name="lead_department" value="{HOUSING}"' not in detail  # the correction does not start from it
+    csrf = log_in(service)
+    form = {"csrf": csrf, "action": "correct", "lead_department": "市人社局", "place": "kind=returned"}
+    after = service.client.post(f"/ui/proposals/{item['id']}", data=form)
+    assert after.status_code == 200 and after.url.path == "/ui/queue" and after.url.params["kind"] == "returned"
+    with service.state.sessions() as session:
+        record = store.get(session, int(item["id"]))  # type: ignore[call-overload]
+        assert (record.status, record.lead_department) == ("reviewed", HR)
+        assert [r["department"] for r in record.returns] == [HOUSING]
+
+
+def test_refused_returns_and_signatures_are_explained_on_the_page(service: Service) -> None:
+    item = assigned_to_housing(service)
+    other = submit_intake(service, 21)[-1]
+    pid = item["id"]
+    csrf = log_in_as(service, department_key(service, HOUSING), "/ui/department")
+    assert service.client.post(f"/ui/department/{pid}/return", data={"reason": "x"}).status_code == 403  # no CSRF
+    blank = service.client.post(f"/ui/department/{pid}/return", data={"csrf": csrf, "reason": "  "})
+    assert blank.status_code == 422 and "退回须说明理由" in blank.text and 'role="alert"' in blank.text
+    foreign = service.client.post(f"/ui/department/{other['id']}/return", data={"csrf": csrf, "reason": "不是我们的"})
+    assert foreign.status_code == 403 and f"不是交由 {HOUSING} 主办的提案" in foreign.text
+    assert foreign.headers["content-type"].startswith("text/html")
+    missing = service.client.post("/ui/department/987654/acknowledge", data={"csrf": csrf})
+    assert missing.status_code == 404 and "987654" in missing.text
+    with service.state.sessions() as session:  # 11 days after the 交办: past the 10 days
+        record = store.get(session, int(pid))  # type: ignore[call-overload]
+        assert record.assigned_at is not None
+        record.assigned_at = record.assigned_at - timedelta(days=11)
+        session.commit()
+    page = service.client.get("/ui/department").text
+    assert re.search(rf'<tr data-id="{pid}" data-state="expired">.*?已过期', page, re.S)
+    late = service.client.post(f"/ui/department/{pid}/return", data={"csrf": csrf, "reason": "属人社职责"})
+    assert late.status_code == 409 and "退回期限已于" in late.text and "截止" in late.text
+    assert f'action="/ui/department/{pid}/return"' not in late.text  # past the deadline: no form offered
+    with service.state.sessions() as session:
+        record = store.get(session, int(pid))  # type: ignore[call-overload]
+        assert record.assigned_at is not None
+        record.assigned_at = record.assigned_at + timedelta(days=11)
+        session.commit()
+    signed = service.client.post(f"/ui/department/{pid}/acknowledge", data={"csrf": csrf})
+    assert signed.status_code == 200 and f"提案 {item['external_id']} 已签收" in signed.text
+    assert re.search(rf'<tr data-id="{pid}" data-state="signed">.*?已签收', signed.text, re.S)
+    after = service.client.post(f"/ui/department/{pid}/return", data={"csrf": csrf, "reason": "属人社职责"})
+    assert after.status_code == 409 and "签收，不能再退回" in after.text
+    assert "属人社职责</textarea>" not in after.text  # the row offers no form any more
+    co_csrf = log_in_as(service, department_key(service, FINANCE), "/ui/department")
+    co = service.client.post(f"/ui/department/{pid}/acknowledge", data={"csrf": co_csrf})
+    assert co.status_code == 403 and "只有主办单位可以签收" in co.text
+    with service.state.sessions() as session:
+        record = store.get(session, int(pid))  # type: ignore[call-overload]
+        assert record.status == "reviewed" and record.lead_department == HOUSING and record.returns == []
+
+
+@pytest.fixture
+def audited(database_url: str, demo_bundle: Path) -> Iterator[Service]:
+    """The service drawing every automatically routed filing for audit (抽查)."""
+    running = start_service(database_url, demo_bundle, audit_rate=1.0)
+    running.client.__enter__()
+    try:
+        yield running
+    finally:
+        running.client.__exit__(None, None, None)
+        running.client.close()
+        running.state.engine.dispose()
+
+
+def test_audit_items_are_badged_filtered_and_confirmed(audited: Service) -> None:
+    posted = audited.client.post("/v1/proposals", json=intake(20), headers=audited.headers("screener")).json()
+    routed = [p for p in posted if p["status"] == "auto"]
+    assert routed, "the demo intake has filings routed automatically"
+    csrf = log_in(audited)
+    only = audited.client.get("/ui/queue?kind=audit").text
+    assert sorted(re.findall(r'<tr data-id="(\d+)">', only)) == sorted(str(p["id"]) for p in routed)
+    assert only.count('<span class="badge audit"') == len(routed)
+    item = routed[0]
+    detail = audited.client.get(f"/ui/proposals/{item['id']}?kind=audit").text
+    assert 'id="audit"' in detail and "被随机抽中复核" in detail and ">确认无误 <kbd>A</kbd>" in detail
+    assert 'id="correct-form"' in detail and 'id="reassign-form"' not in detail
+    form = {"csrf": csrf, "action": "accept", "scope": "all", "place": "kind=audit", "version": str(item["version"])}
+    confirmed = audited.client.post(f"/ui/proposals/{item['id']}", data=form)
+    assert confirmed.status_code == 200 and f"提案 {item['external_id']} 已处理" in confirmed.text
+    assert confirmed.url.params["kind"] == "audit"  # on along the audit items
+    with audited.state.sessions() as session:
+        record = store.get(session, int(item["id"]))
+        assert record.status == "auto" and record.audit_verdict == "correct"
+        assert record.lead_department == item["routing"]["lead_department"]["name"]
+    again = audited.client.get(f"/ui/proposals/{item['id']}").text
+    assert "抽查结论：<strong>主办单位正确</strong>" in again and 'id="reassign-form"' in again
+    assert f'<tr data-id="{item["id"]}">' not in audited.client.get("/ui/queue?kind=audit").text
+
+
+def test_the_quality_page_shows_a_pause_and_resumes_routing(service: Service) -> None:
+    submit_intake(service)
+    log_in(service)
+    assert service.client.get("/ui/quality").status_code == 403  # for analysts
+    assert 'id="nav-quality"' not in service.client.get("/ui/queue").text
+    csrf = log_in(service, "analyst")
+    assert 'id="nav-quality"' in service.client.get("/ui/queue").text
+    page = service.client.get("/ui/quality")
+    assert page.status_code == 200 and "自动交办运行中" in page.text and 'id="resume"' not in page.text
+    for label in (
+        "抽查精度",
+        "精度下限（95%）",
+        "目标精度",
+        "复核员认同模型主办单位",
+        "退回率",
+        "各单位退回情况",
+        "每周趋势",
+    ):
+        assert label in page.text, label
+    reason = "抽查 50 件中 30 件主办单位正确，精度下限 48.0%，低于目标 95% 超过 15%"
+    with service.state.sessions() as session:
+        trust.set_routing(session, True, reason, "test", new_window=False)
+        session.commit()
+    queue = service.client.get("/ui/queue").text
+    assert 'id="paused"' in queue and reason in queue
+    paused = service.client.get("/ui/quality").text
+    assert 'data-paused="true"' in paused and reason in paused and 'id="resume"' in paused
+    assert service.client.post("/ui/quality/resume", data={}).status_code == 403  # no CSRF token
+    resumed = service.client.post("/ui/quality/resume", data={"csrf": csrf})
+    assert resumed.status_code == 200 and "已恢复自动交办" in resumed.text and 'data-paused="false"' in resumed.text
+    with service.state.sessions() as session:
+        assert not trust.routing_state(session).paused
+        since = trust.routing_state(session).since
+    twice = service.client.post("/ui/quality/resume", data={"csrf": csrf})
+    assert "自动交办没有暂停" in twice.text
+    with service.state.sessions() as session:
+        assert trust.routing_state(session).since == since  # a second click starts no new window
+    assert 'id="paused"' not in service.client.get("/ui/queue").text
+
+
+def test_the_quality_page_counts_returns_by_department_and_week(service: Service) -> None:
+    item = assigned_to_housing(service)
+    csrf = log_in_as(service, department_key(service, HOUSING), "/ui/department")
+    service.client.post(f"/ui/department/{item['id']}/return", data={"csrf": csrf, "reason": "非本单位职责"})
+    log_in(service, "analyst")
+    page = service.client.get("/ui/quality").text
+    table = re.search(r'<table class="queue" id="department-returns">(.*?)</table>', page, re.S)
+    assert table, page
+    row = re.search(rf"<td>{HOUSING}</td>\s*<td>(\d+)</td>\s*<td>(\d+)</td>\s*<td>(.*?)</td>", table.group(1), re.S)
+    assert row and row.group(2) == "1" and int(row.group(1)) >= 1
+    assert f"{100 / int(row.group(1)):.1f}%" in row.group(3)
+    weeks = re.search(r'<table class="queue" id="weeks">(.*?)</table>', page, re.S)
+    assert weeks and re.search(r"<td>1</td>\s*</tr>", weeks.group(1))  # this week's one return
+    assert 'id="trend"' in page
