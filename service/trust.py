@@ -38,8 +38,8 @@ def set_routing(session: Session, paused: bool, reason: str | None, actor: store
     audits afresh (a resume or a new model: the audits before it judged what is no longer served)."""
     state = session.get(RoutingState, STATE_ID, with_for_update=True)
     at = now()
-    if state is None:
-        state = RoutingState(id=STATE_ID, since=at)
+    if state is None:  # the first change: until now the window was open since the beginning
+        state = RoutingState(id=STATE_ID, since=EPOCH)
         session.add(state)
     state.paused, state.reason, state.changed_at = paused, reason, at
     state.changed_by = store.actor_of(actor).name
