@@ -220,6 +220,7 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
     from proposal_router.service.db.migrate import upgrade
     from proposal_router.service.db.models import BatchJob
     from proposal_router.service.statuses import JobStatus
+    from proposal_router.service.trust import Arrival, Gate
 
     database = make_engine(args.db or settings.database_url)
     upgrade(database)
@@ -249,7 +250,9 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
         claims.Heartbeat(sessions, job.id, owner, lease.total_seconds() / 4),
     ):
         batch = args.batch_size or settings.batch_size
-        batches.run_job(sessions, engine, job.id, "cli", batch, bar.update, owner=owner)
+        # stored in the service's database: paused routing holds these too, and some are drawn for audit (抽查)
+        arrival = Arrival(gate=Gate(settings.audit_rate))
+        batches.run_job(sessions, engine, job.id, "cli", batch, bar.update, owner=owner, arrival=arrival)
     with sessions() as session:
         finished = session.get(BatchJob, job.id)
         assert finished is not None
