@@ -45,10 +45,10 @@ class OnnxEncoder:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise BundleError(f"{path}: cannot load the ONNX encoder ({exc})") from exc
+            raise BundleError(f"{path}：无法加载 ONNX 编码器（{exc}）") from exc
         names = {i.name for i in self.session.get_inputs()}
         if names != {"input_ids", "attention_mask"}:
-            raise BundleError(f"{path}: expected inputs input_ids and attention_mask, found {sorted(names)}")
+            raise BundleError(f"{path}：编码器的输入应为 input_ids 和 attention_mask，实为 {sorted(names)}")
         self.hidden_size = int(self.session.get_outputs()[0].shape[-1])
         self.quantized = _dynamically_quantized(Path(path))
 
@@ -121,8 +121,8 @@ class TransformerScorer(DocumentEmbedder):
         for name, (weight, _) in self.heads.items():
             if weight.shape[1] != self.encoder.hidden_size:
                 raise BundleError(
-                    f"{directory / encoder_file}: encoder gives {self.encoder.hidden_size}-dimensional vectors but "
-                    f"head {name!r} expects {weight.shape[1]}: the ONNX file belongs to another model"
+                    f"{directory / encoder_file}：编码器输出 {self.encoder.hidden_size} 维向量，"
+                    f"预测项 {name!r} 需要 {weight.shape[1]} 维：该 ONNX 文件属于另一个模型"
                 )
 
     def head_logits(self, docs: Array) -> dict[str, Array]:

@@ -165,25 +165,27 @@ def load_manifest(
     directory = Path(directory)
     path = directory / MANIFEST
     if not directory.is_dir():
-        raise BundleError(f"{directory}: model bundle directory not found")
+        raise BundleError(f"{directory}：模型目录不存在")
     if not path.is_file():
-        raise BundleError(f"{directory}: not a model bundle (no {MANIFEST}); train one with `proposal-router train`")
+        raise BundleError(f"{directory}：不是模型目录（没有 {MANIFEST}）；请用 proposal-router train 训练一个")
     try:
         raw: Any = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path}: not valid JSON ({exc})") from exc
+        raise BundleError(f"{path}：不是有效的 JSON（{exc}）") from exc
     found = raw.get("schema_version") if isinstance(raw, dict) else None
     if found != SCHEMA_VERSION:
-        raise BundleError(f"{path}: bundle schema version {found!r}, this release reads version {SCHEMA_VERSION}")
+        raise BundleError(
+            f"{path}：模型包格式版本为 {found!r}，本版本只能读取版本 {SCHEMA_VERSION}：请用本版本重新训练"
+        )
     try:
         manifest = BundleManifest.model_validate(raw)
     except ValidationError as exc:
-        raise BundleError(f"{path}: invalid manifest\n{exc}") from exc
+        raise BundleError(f"{path}：manifest 内容无效\n{exc}") from exc
     if verify_files:
         for name, digest in manifest.files_of(*parts).items():
             file = directory / name
             if not file.is_file():
-                raise BundleError(f"{directory}: file {name} listed in the manifest is missing")
+                raise BundleError(f"{directory}：manifest 所列文件 {name} 缺失")
             if sha256_file(file) != digest:
-                raise BundleError(f"{file}: contents do not match the manifest (corrupt or replaced file)")
+                raise BundleError(f"{file}：内容与 manifest 不符，文件已损坏或被替换")
     return manifest

@@ -41,7 +41,7 @@ def combine(head: HeadSpec, component_logits: dict[str, dict[str, Array]], name:
         z = component_logits[component][name] * weight
         total = z if total is None else total + z
     if total is None:
-        raise BundleError(f"head {name!r} has no component with a non-zero weight")
+        raise BundleError(f"预测项 {name!r} 没有权重非零的组件：模型包已损坏，请重新训练")
     total = total + head.bias
     return softmax(total, head.temperature) if head.kind == "softmax" else sigmoid(total, head.temperature)
 
@@ -121,10 +121,10 @@ class Router:
             text = self.manifest.text
             if precision is not None and precision not in self.manifest.exports:
                 exported = ", ".join(self.manifest.exports) or "none"
-                raise BundleError(f"{self.directory}: no {precision} encoder (exported: {exported}); run export first")
+                raise BundleError(f"{self.directory}：没有 {precision} 编码器（已导出：{exported}）：请先运行 export")
             encoder = encoder_file or (ENCODER_FILES[precision] if precision else self.manifest.encoder_file)
             if text is None or encoder is None:
-                raise BundleError(f"{self.directory}: transformer bundle without text settings or encoder file")
+                raise BundleError(f"{self.directory}：transformer 模型包缺少文本设置或编码器文件：请重新训练")
             tokenizer = WindowTokenizer(serving / "tokenizer.json", text)
             scorer = TransformerScorer if "transformer" in components else DocumentEmbedder
             self.encoder = scorer(serving, tokenizer, encoder, threads)

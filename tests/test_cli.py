@@ -215,7 +215,7 @@ def test_evaluate_writes_metrics(bundle: Path, tmp_path: Path, capsys: pytest.Ca
 
 def test_not_a_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = _fails(["predict", "--model", str(tmp_path), "关于公交线路的提案"], capsys)
-    assert "not a model bundle (no manifest.json)" in err
+    assert "不是模型目录（没有 manifest.json）" in err
 
 
 def test_train_never_overwrites_a_folder_that_is_not_a_bundle(

@@ -105,19 +105,19 @@ def test_corrupt_file_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
     with (bundle / "serving" / "encoder.onnx").open("r+b") as fh:
         fh.seek(100)
         fh.write(b"\x00\x01\x02")
-    with pytest.raises(BundleError, match=r"encoder.onnx: contents do not match the manifest"):
+    with pytest.raises(BundleError, match=r"encoder.onnx：内容与 manifest 不符"):
         Router(bundle)
 
 
 def test_missing_file_and_manifest_are_refused(tiny_bundle: Path, tmp_path: Path) -> None:
     bundle = _copy(tiny_bundle, tmp_path)
     (bundle / "serving" / "heads.npz").unlink()
-    with pytest.raises(BundleError, match=r"heads\.npz listed in the manifest is missing"):
+    with pytest.raises(BundleError, match=r"manifest 所列文件 serving/heads\.npz 缺失"):
         Router(bundle)
     (bundle / "manifest.json").unlink()
-    with pytest.raises(BundleError, match="not a model bundle"):
+    with pytest.raises(BundleError, match="不是模型目录"):
         Router(bundle)
-    with pytest.raises(BundleError, match="bundle directory not found"):
+    with pytest.raises(BundleError, match="模型目录不存在"):
         Router(tmp_path / "absent")
 
 
@@ -126,7 +126,7 @@ def test_other_schema_version_is_refused(tiny_bundle: Path, tmp_path: Path) -> N
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     manifest["schema_version"] = 99
     (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.raises(BundleError, match="schema version 99, this release reads version 3"):
+    with pytest.raises(BundleError, match="模型包格式版本为 99，本版本只能读取版本 3"):
         Router(bundle)
 
 
@@ -158,7 +158,7 @@ def test_an_int8_routing_does_not_depend_on_the_proposals_beside_it(int8_bundle:
 
 
 def test_an_encoder_not_exported_is_a_clear_error(tiny_bundle: Path) -> None:
-    with pytest.raises(BundleError, match=r"no int8 encoder \(exported: fp32\); run export first"):
+    with pytest.raises(BundleError, match=r"没有 int8 编码器（已导出：fp32）：请先运行 export"):
         Router(tiny_bundle, precision="int8")
 
 
@@ -188,7 +188,7 @@ def test_onnx_of_another_model_is_refused(tiny_bundle: Path, tmp_path: Path) -> 
     assert manifest.text is not None
     write_onnx(FrozenEncoder(str(other)), bundle / "serving" / "encoder.onnx", manifest.text)
     write_manifest(bundle, manifest)  # as if someone re-hashed a wrongly copied file
-    with pytest.raises(BundleError, match=r"16-dimensional vectors but head .* expects 32: the ONNX file belongs"):
+    with pytest.raises(BundleError, match=r"编码器输出 16 维向量，预测项 .* 需要 32 维：该 ONNX 文件属于另一个模型"):
         Router(bundle)
 
 
@@ -196,7 +196,7 @@ def test_baseline_needs_no_export(tmp_path: Path, capsys: pytest.CaptureFixture[
     data = write_csv(tmp_path / "t.csv", make_rows(5))
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "b"), "--model-type", "baseline"]) == 0
     assert main(["export", "--model", str(tmp_path / "b")]) == 2
-    assert "baseline bundle needs no export" in capsys.readouterr().err
+    assert "baseline 模型包无需导出" in capsys.readouterr().err
 
 
 def test_export_below_the_parity_bar_is_refused_and_not_recorded(
@@ -205,6 +205,6 @@ def test_export_below_the_parity_bar_is_refused_and_not_recorded(
     bundle = _copy(tiny_bundle, tmp_path)
     assert main(["export", "--model", str(bundle), "--quantize", "int8", "--min-agreement", "1.01"]) == 2
     err = capsys.readouterr().err
-    assert "encoder.int8.onnx: int8 export agrees with torch on" in err and "below the bar of 101.0%" in err
+    assert "encoder.int8.onnx：int8 导出与 torch 在" in err and "低于门槛 101.0%" in err
     manifest = load_manifest(bundle)
     assert "int8" not in manifest.exports and manifest.encoder_file == "encoder.onnx"

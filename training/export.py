@@ -58,7 +58,7 @@ def load_validation(directory: Path) -> list[Example]:
 
 def load_torch_model(directory: Path) -> FrozenEncoder:
     if not (directory / TORCH_DIR / "config.json").is_file():
-        raise BundleError(f"{directory}: no torch weights ({TORCH_DIR}/); retrain the bundle to export it again")
+        raise BundleError(f"{directory}：没有 torch 权重（{TORCH_DIR}/）：请重新训练后再导出")
     return FrozenEncoder(str(directory / TORCH_DIR))
 
 
@@ -191,9 +191,8 @@ def record_export(
         if candidate is not None:
             (directory / SERVING / candidate).unlink(missing_ok=True)
         raise BundleError(
-            f"{directory / SERVING / target}: {precision} export agrees with torch on {parity.lead_agreement:.1%} of "
-            f"{parity.rows} validation proposals, below the bar of {parity.bar:.1%}; the bundle is unchanged "
-            "(--min-agreement sets another bar)"
+            f"{directory / SERVING / target}：{precision} 导出与 torch 在 {parity.rows} 件验证提案上主办单位一致 "
+            f"{parity.lead_agreement:.1%}，低于门槛 {parity.bar:.1%}；模型包未改动（--min-agreement 可设门槛）"
         )
     if candidate is not None:
         (directory / SERVING / candidate).replace(directory / SERVING / target)
@@ -208,7 +207,7 @@ def export_bundle(
     """`proposal-router export`: int8 (and fp32 if the bundle lacks it), checked and recorded in the manifest."""
     manifest = load_manifest(directory)
     if manifest.model_type != "transformer" or manifest.text is None:
-        raise BundleError(f"{directory}: a {manifest.model_type} bundle needs no export; it is served as it is")
+        raise BundleError(f"{directory}：{manifest.model_type} 模型包无需导出，可直接使用")
     model = load_torch_model(directory)
     serving = directory / SERVING
     if "fp32" not in manifest.exports:
@@ -219,7 +218,7 @@ def export_bundle(
         record_export(directory, manifest, model, "int8", int8_bar, candidate="encoder.int8.candidate.onnx")
     chosen = serve or ("int8" if quantize else "fp32")
     if chosen not in manifest.exports:
-        raise BundleError(f"{directory}: cannot serve {chosen}: it was not exported (use --quantize int8)")
+        raise BundleError(f"{directory}：不能使用 {chosen}：尚未导出（请用 --quantize int8）")
     manifest.encoder_file = ENCODER_FILES[chosen]
     write_manifest(directory, manifest)
     return manifest
