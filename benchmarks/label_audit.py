@@ -118,7 +118,7 @@ def measure(
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(copy)
-    listed, seconds, printed = audit(data, tmp / f"audit-{seed}-{model[-1]}", model, seed)
+    listed, seconds, printed = audit(data, tmp / f"audit-{seed}-{len(list(tmp.iterdir()))}", model, seed)
     ids = [str(r["编号"]) for r in listed]
     found = [i for i in ids if i in planted]
     right = sum(1 for r in listed if str(r["编号"]) in planted and r["建议主办单位"] == planted[str(r["编号"])][0])
@@ -132,13 +132,13 @@ def measure(
         "suggested_right": right,
         "seconds": round(seconds, 1),
         "missed": sorted(set(planted) - set(found)),
-        "summary": printed.splitlines()[0] if printed else "",
+        "summary": printed.split(" → ")[0],
     }
 
 
 def clean(rows: int, model: list[str], tmp: Path) -> dict[str, Any]:
-    listed, seconds, printed = audit(DEMO / "train.csv", tmp / f"clean-{model[-1]}", model, 0)
-    return {"rows": rows, "listed": len(listed), "seconds": round(seconds, 1), "summary": printed.splitlines()[0]}
+    listed, seconds, printed = audit(DEMO / "train.csv", tmp / f"clean-{len(list(tmp.iterdir()))}", model, 0)
+    return {"rows": rows, "listed": len(listed), "seconds": round(seconds, 1), "summary": printed.split(" → ")[0]}
 
 
 def _pct(hits: int, total: int) -> str:
