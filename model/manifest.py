@@ -164,7 +164,11 @@ def load_manifest(
     """The manifest, with the files of `parts` checked against it (routing needs and checks only serving/)."""
     directory = Path(directory)
     path = directory / MANIFEST
-    if not directory.is_dir():
+    try:
+        exists = directory.is_dir()
+    except OSError as exc:  # a name too long for the file system, say: no such directory either
+        raise BundleError(f"{str(directory)[:200]}：无法打开模型目录（{exc.strerror}）") from None
+    if not exists:
         raise BundleError(f"{directory}：模型目录不存在")
     if not path.is_file():
         raise BundleError(f"{directory}：不是模型目录（没有 {MANIFEST}）；请用 proposal-router train 训练一个")
