@@ -181,7 +181,8 @@ def write_report(path: Path, audit: Any, data: Any, command: str, xlsx: Path) ->
         f"按 {audit.rank_by} 排序）",
         f"- 其中建议主办单位是该件现协办单位之一的：{_co_suggested(audit)} 件（多为主办与协办分工的问题）",
         f"- 袋外主办单位准确率：{audit.accuracy:.1%}",
-        f"- 用时：{audit.seconds:.0f} 秒（其中嵌入 {audit.embed_seconds:.0f} 秒）",
+        f"- 用时：{audit.seconds:.0f} 秒"
+        + (f"（其中编码器导出和嵌入 {audit.embed_seconds:.0f} 秒）" if audit.model_type == "transformer" else ""),
         f"- 命令：`{command}`",
         "",
         "## 怎样处理",
