@@ -87,6 +87,8 @@ def _config(args: argparse.Namespace, settings: Settings) -> Any:
             file=sys.stderr,
         )
         config = config.model_copy(update={"model_type": "baseline"})
+    if config.holdout > 0:
+        print("警告：audit-labels 检查每一行，--holdout 不适用，已忽略", file=sys.stderr)
     return config
 
 

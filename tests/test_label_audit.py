@@ -104,12 +104,13 @@ def test_audit_with_the_frozen_encoder_as_train_uses_it(
     assert not (out / "serving").exists()  # the encoder was exported to a temporary directory only
 
 
-def test_several_files_name_the_file_with_the_row(tmp_path: Path) -> None:
+def test_several_files_name_the_file_with_the_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data, wrong = _planted(tmp_path)
     earlier = write_csv(tmp_path / "earlier.csv", make_rows(10, seed=2))
     out = tmp_path / "audit"
     argv = ["audit-labels", "--data", str(data), str(earlier), "--out", str(out), "--taxonomy", "none"]
-    assert main([*argv, "--model-type", "baseline"]) == 0
+    assert main([*argv, "--model-type", "baseline", "--holdout", "0.2"]) == 0
+    assert "--holdout 不适用" in capsys.readouterr().err  # every row is audited, none held out
     header, listed = _sheet(out / "疑似错标.xlsx")
     assert header[1] == "文件和行号"
     shown = {str(r["编号"]): r["文件和行号"] for r in listed}
