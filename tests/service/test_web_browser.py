@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from proposal_router.service import store
 from tests.service.conftest import Service, start_service
 from tests.service.test_web import submit_intake
 
@@ -135,3 +136,103 @@ def test_reviewer_walks_the_queue_with_the_keyboard(served: tuple[Service, str],
     assert rows_out[office[first["id"]]]["source"] == "reviewer"
     assert rows_out[office[second["id"]]]["lead_department"] == second["routing"]["lead_department"]["name"]
     assert rows_out[office[second["id"]]]["co_departments"] == ""  # the model's co-departments not adopted
+
+
+def test_a_department_returns_an_item_the_reviewer_reassigns_it_and_an_analyst_resumes_routing(
+    served: tuple[Service, str],
+) -> None:
+    """二次交办 end to end: 住建局's key returns an item with its reason; a reviewer finds it marked in the queue
+    and gives it to 人社局; with automatic routing paused, the queue says so and the analyst resumes it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from proposal_router.service import trust
+    from proposal_router.service.domain import keys
+    from proposal_router.service.security import Role
+
+    service, base = served
+    item = submit_intake(service, 20)[0]
+    decided = service.client.post(
+        f"/v1/review/{item['id']}",
+        json={"action": "correct", "lead_department": "市住建局", "co_departments": ["市财政局"]},
+        headers=service.headers("reviewer"),
+    )
+    assert decided.status_code == 200, decided.text
+    with service.state.sessions() as session:
+        housing = keys.create_key(session, "住建局经办人", Role.DEPARTMENT, "test", department="市住房和城乡建设局")[1]
+    shots = Path("/tmp")
+    reason = "本件所提为职业技能培训补贴，属人社部门职责，建议改由市人社局主办"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        page.goto(f"{base}/ui/queue")
+        page.fill("#key", housing)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{base}/ui/department")  # a department lands on its own list
+        row = page.locator(f"tr[data-id='{item['id']}']")
+        expect(row).to_contain_text("主办")
+        expect(row).to_contain_text("可退回")
+        page.goto(f"{base}/ui/queue")
+        expect(page).to_have_url(f"{base}/ui/department")  # and sees nothing else
+        row.locator("summary:has-text('退回')").click()
+        page.screenshot(path=str(shots / "web16-department.png"))
+        row.locator("button:has-text('退回提案委员会')").click()  # the reason is required: nothing is sent
+        assert row.locator("textarea[name=reason]").evaluate("e => e.validity.valueMissing")
+        expect(page).to_have_url(f"{base}/ui/department")
+        expect(row).to_be_visible()
+        row.locator("textarea[name=reason]").fill(reason)
+        row.locator("button:has-text('退回提案委员会')").click()
+        expect(page.locator("#department-done")).to_contain_text(f"提案 {item['external_id']} 已退回提案委员会")
+        expect(page.locator(f"tr[data-id='{item['id']}']")).to_have_count(0)
+        page.click("button:has-text('退出')")
+        expect(page).to_have_url(f"{base}/ui/login")
+
+        page.fill("#key", service.keys["reviewer"])
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{base}/ui/queue")
+        page.select_option("#kind", "returned")
+        page.click("button:has-text('筛选')")
+        rows = page.locator("table.queue tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows.first.locator(".badge.returned")).to_contain_text("二次交办：市住房和城乡建设局 退回")
+        page.screenshot(path=str(shots / "web16-queue-returned.png"), full_page=True)
+        rows.first.locator("a").first.click()
+        returns = page.locator("#returns")
+        expect(returns).to_contain_text("市住房和城乡建设局")
+        expect(returns).to_contain_text(reason)
+        expect(page.locator("#suggested")).not_to_have_text("市住房和城乡建设局")
+        page.click("summary:has-text('更正交办')")
+        expect(page.locator("#lead")).not_to_have_value("市住房和城乡建设局")
+        page.fill("#department-search", "人社")
+        page.locator("#department-options li:not([hidden]) button").first.click()
+        expect(page.locator("#lead")).to_have_value("市人力资源和社会保障局")
+        page.screenshot(path=str(shots / "web16-proposal-returned.png"))  # the viewport: a full page moves the clicks
+        page.click("#correct")
+        expect(page.locator(".notice").first).to_contain_text(f"提案 {item['external_id']} 已处理")
+
+        with service.state.sessions() as session:
+            trust.set_routing(session, True, "抽查 50 件中 30 件主办单位正确，精度下限 48.0%", "test", new_window=False)
+            session.commit()
+        page.goto(f"{base}/ui/queue")
+        expect(page.locator("#paused")).to_contain_text("自动交办已暂停")
+        page.screenshot(path=str(shots / "web16-queue-paused.png"), full_page=False)
+        page.click("button:has-text('退出')")
+        page.fill("#key", service.keys["analyst"])
+        page.click("button[type=submit]")
+        page.click("#nav-quality")
+        expect(page).to_have_url(f"{base}/ui/quality")
+        expect(page.locator("#pause-state")).to_contain_text("精度下限 48.0%")
+        expect(page.locator("#department-returns")).to_contain_text("市住房和城乡建设局")
+        page.screenshot(path=str(shots / "web16-quality-paused.png"), full_page=True)
+        page.click("#resume")
+        expect(page.locator("#resumed")).to_contain_text("已恢复自动交办")
+        expect(page.locator("#pause-state")).to_contain_text("自动交办运行中")
+        page.screenshot(path=str(shots / "web16-quality.png"), full_page=True)
+        page.goto(f"{base}/ui/queue")
+        expect(page.locator("#paused")).to_have_count(0)
+        browser.close()
+
+    with service.state.sessions() as session:
+        record = store.get(session, int(item["id"]))  # type: ignore[call-overload]
+        assert (record.status, record.lead_department) == ("reviewed", "市人力资源和社会保障局")
+        assert [r["department"] for r in record.returns] == ["市住房和城乡建设局"]
+        assert not trust.routing_state(session).paused
