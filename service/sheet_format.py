@@ -136,18 +136,18 @@ def table_sheet(
     wrapped = [w > MAX_WIDTH for w in widths]
     for index, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(index + 1)].width = max(MIN_WIDTH, min(width, MAX_WIDTH)) + 1
-    header_row = 1
-    if heading:
-        cell = WriteOnlyCell(sheet, heading)
-        cell.font = TITLE
-        sheet.append([cell])
-        header_row = 2
+    header_row = 2 if heading else 1
     end = get_column_letter(max(1, len(headers)))
+    # A write-only sheet writes its views with the first row: the frozen pane must be set before any row.
     sheet.freeze_panes = f"A{header_row + 1}"
     sheet.auto_filter.ref = f"A{header_row}:{end}{header_row + len(rows)}"
     sheet.print_title_rows = f"{header_row}:{header_row}"
     _landscape(sheet)
     sheet.print_options.gridLines = True
+    if heading:
+        cell = WriteOnlyCell(sheet, heading)
+        cell.font = TITLE
+        sheet.append([cell])
     header_cells = []
     for header in headers:
         cell = WriteOnlyCell(sheet, header)

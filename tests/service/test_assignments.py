@@ -99,6 +99,7 @@ def test_the_command_line_writes_the_same_lists_and_each_departments_file(
     assert education.sheetnames == [EDUCATION]
     sheet = education[EDUCATION]
     assert str(sheet["A1"].value).startswith(f"{EDUCATION} 交办清单（主办 ")
+    assert sheet.freeze_panes == "A3" and sheet.print_title_rows == "$2:$2"  # the header under the title stays in view
     rows = _sheet_rows(sheet, header_row=2)
     roles = [r["承办类型"] for r in rows]
     assert roles == sorted(roles, key=["主办", "协办"].index)  # what it leads first, then what it co-handles
