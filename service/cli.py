@@ -15,6 +15,15 @@ from pydantic import ValidationError
 from proposal_router.model.errors import DataError, ProposalRouterError, RowIssue
 from proposal_router.model.intake.records import ColumnMap
 from proposal_router.service.argparse_zh import chinese
+from proposal_router.service.commands import (
+    TAXONOMY_HELP,
+    bundle_use_taxonomy,
+    column_flags,
+    column_map,
+    option_flag,
+    report,
+    training_taxonomy,
+)
 from proposal_router.service.config import Settings
 from proposal_router.service.flags import add_flags, build_model
 from proposal_router.service.security import Role
@@ -29,73 +38,10 @@ TRAINING_PACKAGES = frozenset(
 TRAIN_EXTRA = "pip install 'proposal-router[train]'"
 
 
-def _column_flags() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("列名（各命令相同）")
-    group.add_argument("--id-field", default="id", help="提案编号所在列（默认：id）")
-    group.add_argument("--title-field", action="append", help="标题所在列；可重复给出以拼接多列（默认：title）")
-    group.add_argument("--body-field", action="append", help="正文所在列；可重复给出以拼接多列（默认：body）")
-    group.add_argument("--topic-field", default="topic", help="主题标签所在列（默认：topic）")
-    group.add_argument("--lead-field", default="lead_department", help="主办单位所在列（默认：lead_department）")
-    group.add_argument(
-        "--co-field", default="co_departments", help="协办单位所在列（列表或以、分隔；默认：co_departments）"
-    )
-    group.add_argument("--sheet", help="XLSX 工作表名（默认：第一个工作表）")
-    group.add_argument("--taxonomy", help=TAXONOMY_HELP)
-    return parent
-
-
-TAXONOMY_HELP = (
-    "单位表 YAML（默认：PROPOSAL_ROUTER_TAXONOMY 或 data/taxonomy.yaml）；train 时写 none 则从数据中学习单位名；"
-    "使用模型时与模型自带的单位表核对（机构改革），找不到单位表时用模型自带的"
-)
-
-
-def _columns(args: argparse.Namespace) -> ColumnMap:
-    return ColumnMap(
-        id=args.id_field,
-        title=args.title_field or ["title"],
-        body=args.body_field or ["body"],
-        topic=args.topic_field,
-        lead=args.lead_field,
-        co=args.co_field,
-    )
-
-
-def _report(issues: Sequence[RowIssue], limit: int = 20) -> None:
-    for issue in issues[:limit]:
-        print(f"警告：{issue.describe(option_flag)}", file=sys.stderr)
-    if len(issues) > limit:
-        print(f"警告：…… 另有 {len(issues) - limit} 处", file=sys.stderr)
-
-
-def _taxonomy(args: argparse.Namespace, settings: Settings) -> Any:
-    from proposal_router.model.taxonomy import load_taxonomy
-
-    path = settings.taxonomy_path(args.taxonomy)
-    return load_taxonomy(path) if path is not None else None
-
-
-def _checked_taxonomy(args: argparse.Namespace, settings: Settings) -> Any:
-    """The taxonomy a bundle is used with; a 机构改革 between it and the bundle's own is said on stderr."""
-    from proposal_router.model.manifest import load_manifest
-    from proposal_router.model.reform import bundle_taxonomy, check_taxonomy
-    from proposal_router.model.taxonomy import load_taxonomy
-
-    path = settings.checked_taxonomy(args.taxonomy)
-    taxonomy = load_taxonomy(path) if path is not None else None
-    if taxonomy is not None:
-        manifest = load_manifest(args.model, verify_files=False)
-        reform = check_taxonomy(manifest, bundle_taxonomy(Path(args.model), manifest), taxonomy)
-        if reform is not None:
-            print(f"警告：{reform.message(manifest)}", file=sys.stderr)
-    return taxonomy
-
-
 def _router(args: argparse.Namespace, settings: Settings) -> Any:
     from proposal_router.model.router import Router
 
-    taxonomy = _checked_taxonomy(args, settings)
+    taxonomy = bundle_use_taxonomy(args.model, args.taxonomy, settings)
     return Router(args.model, threads=args.threads or settings.threads, precision=args.encoder, taxonomy=taxonomy)
 
 
@@ -107,10 +53,10 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
     from proposal_router.training.screening import load_rejections
 
     config = build_model(TrainConfig, args, FLAGS, base_model=settings.base_model, threads=settings.threads)
-    taxonomy = _taxonomy(args, settings)
-    columns = _columns(args)
+    taxonomy = training_taxonomy(args, settings)
+    columns = column_map(args)
     data = load_labelled(args.data, columns, taxonomy, args.sheet)
-    _report(data.warnings)
+    report(data.warnings)
     for part in data.files:
         print(f"{part.path}：{part.rows} 件提案", file=sys.stderr)
     print(f"训练数据共 {len(data.examples)} 件提案；预测项：{'、'.join(data.heads)}", file=sys.stderr)
@@ -148,8 +94,8 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> None:
     from proposal_router.training.evaluate import Evaluation, write_evaluation
 
     router = _router(args, settings)
-    data = load_labelled(args.data, _columns(args), router.taxonomy, args.sheet)
-    _report(data.warnings)
+    data = load_labelled(args.data, column_map(args), router.taxonomy, args.sheet)
+    report(data.warnings)
     for example in data.examples:  # gold names in the router's names, whichever side of a 机构改革 each is
         example.lead = example.lead and (router.department(example.lead) or example.lead)
         example.co = example.co and [router.department(c) or c for c in example.co]
@@ -176,7 +122,7 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
         _route_job(args, settings, engine)
         return
     table = read_table(args.input, args.sheet, limits=settings.read_limits)
-    rows, issues = read_proposals(table, _columns(args), settings.max_text_chars)
+    rows, issues = read_proposals(table, column_map(args), settings.max_text_chars)
     routed: list[RoutedRow] = []
     with _progress(len(rows)) as bar:
         items = [Keyed(i, row.proposal) for i, row in enumerate(rows)]
@@ -189,7 +135,7 @@ def _route(args: argparse.Namespace, settings: Settings) -> None:
 def _engine(args: argparse.Namespace, settings: Settings) -> Any:
     from proposal_router.service.engines import batch_engine
 
-    taxonomy = _checked_taxonomy(args, settings)
+    taxonomy = bundle_use_taxonomy(args.model, args.taxonomy, settings)
     return batch_engine(
         args.engine or settings.engine,
         args.model,
@@ -225,7 +171,7 @@ def _route_job(args: argparse.Namespace, settings: Settings, engine: Any) -> Non
     database = make_engine(args.db or settings.database_url)
     upgrade(database)
     sessions = session_factory(database)
-    columns = _columns(args)
+    columns = column_map(args)
     settled = (JobStatus.DONE, JobStatus.CANCELLED)  # a failed job is taken up again
     digest = batches.fingerprint(Path(args.input), columns, args.sheet)
     owner, lease = claims.new_owner(), timedelta(seconds=settings.job_lease_seconds)
@@ -312,7 +258,7 @@ def _write_routed(
         files = write_department_files(Path(args.split_by_department), original, routed)
         print(f"{len(files)} 个单位的清单 → {args.split_by_department}")
     if issues:
-        _report(issues)
+        report(issues)
         rejected = output.with_name(output.stem + ".rejected.csv")
         write_table(
             rejected,
@@ -344,7 +290,7 @@ def _with_similar(args: argparse.Namespace, settings: Settings, routed: list[Any
 
     from proposal_router.service.similar import Filed, similar_to_earlier
 
-    history = _history(args.history, _columns(args), settings)
+    history = _history(args.history, column_map(args), settings)
     threshold = args.similar_threshold if args.similar_threshold is not None else settings.similar_threshold
     rows = [Filed(r.result.id or f"第{i + 1}件", r.text) for i, r in enumerate(routed)]
     found = similar_to_earlier(rows, history, threshold)
@@ -508,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="proposal-router", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, title="命令")
-    columns = _column_flags()
+    columns = column_flags()
 
     train = commands.add_parser("train", parents=[columns], help="用上一年度的交办结果训练模型")
     train.add_argument(
@@ -664,13 +610,6 @@ HANDLERS = {
     "audit-labels": _audit_labels,
     "db": _db,
 }
-
-
-def option_flag(option: str) -> str:
-    """The flag that sets a setting named in an error: `title` → `--title-field`, `base_model` → `--base-model`."""
-    if option in ColumnMap.model_fields:
-        return f"--{option}-field"
-    return "--" + option.replace("_", "-")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

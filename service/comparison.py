@@ -18,11 +18,9 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from proposal_router.model.errors import BundleError, SetupError
-from proposal_router.model.intake.records import ColumnMap
-from proposal_router.model.manifest import MANIFEST, NEVER_AUTO, load_manifest
-from proposal_router.model.reform import bundle_taxonomy, check_taxonomy
+from proposal_router.model.manifest import MANIFEST, NEVER_AUTO
 from proposal_router.model.router import Router
-from proposal_router.model.taxonomy import load_taxonomy
+from proposal_router.service.commands import bundle_use_taxonomy, column_map, report
 from proposal_router.service.config import Settings
 from proposal_router.service.labels import DECISIONS, REASONS
 from proposal_router.service.sheet_format import CONFIDENCE, PERCENT, bold_row, summary_sheet, table_sheet
@@ -71,21 +69,6 @@ def _unusable(message: str, option: str) -> BundleError:
     return error
 
 
-def _option_flag(option: str) -> str:
-    return f"--{option}-field" if option in ColumnMap.model_fields else "--" + option.replace("_", "-")
-
-
-def _columns(args: argparse.Namespace) -> ColumnMap:
-    return ColumnMap(
-        id=args.id_field,
-        title=args.title_field or ["title"],
-        body=args.body_field or ["body"],
-        topic=args.topic_field,
-        lead=args.lead_field,
-        co=args.co_field,
-    )
-
-
 def _router(args: argparse.Namespace, settings: Settings, option: str) -> Router:
     """The bundle of `--model` or `--against`, used with the taxonomy in use (a 机构改革 said on stderr)."""
     role, directory = ROLES[option], Path(getattr(args, option))
@@ -94,13 +77,7 @@ def _router(args: argparse.Namespace, settings: Settings, option: str) -> Router
     if not (directory / MANIFEST).is_file():
         raise _unusable(f"{directory} 不是模型目录（没有 {MANIFEST}）；模型由 proposal-router train 生成", option)
     try:
-        path = settings.checked_taxonomy(args.taxonomy)
-        taxonomy = load_taxonomy(path) if path is not None else None
-        if taxonomy is not None:
-            manifest = load_manifest(directory, verify_files=False)
-            reform = check_taxonomy(manifest, bundle_taxonomy(directory, manifest), taxonomy)
-            if reform is not None:
-                print(f"警告：{role}：{reform.message(manifest)}", file=sys.stderr)
+        taxonomy = bundle_use_taxonomy(directory, args.taxonomy, settings, f"{role}：")
         return Router(directory, threads=args.threads or settings.threads, precision=args.encoder, taxonomy=taxonomy)
     except BundleError as exc:
         raise _unusable(f"{role} {directory} 不可用：{exc}", option) from exc
@@ -339,11 +316,8 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> None:
         raise SetupError(f"{out} 是文件，不是目录：对比报告要写入一个目录", option="out")
     new = _router(args, settings, "model")
     current = _router(args, settings, "against")
-    data = load_labelled(args.data, _columns(args), new.taxonomy, args.sheet)
-    for issue in data.warnings[:20]:
-        print(f"警告：{issue.describe(_option_flag)}", file=sys.stderr)
-    if len(data.warnings) > 20:
-        print(f"警告：…… 另有 {len(data.warnings) - 20} 处", file=sys.stderr)
+    data = load_labelled(args.data, column_map(args), new.taxonomy, args.sheet)
+    report(data.warnings)
     print(f"对比数据共 {len(data.examples)} 件提案", file=sys.stderr)
     comparison = compare_bundles(new, current, data.examples)
     out.mkdir(parents=True, exist_ok=True)

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
 
-from proposal_router.model.errors import RowIssue, SetupError
-from proposal_router.model.intake.records import ColumnMap
-from proposal_router.model.taxonomy import load_taxonomy
+from proposal_router.model.errors import SetupError
+from proposal_router.service.commands import column_map, report, training_taxonomy
 from proposal_router.service.config import Settings
 from proposal_router.service.flags import build_model
 from proposal_router.service.sheet_format import PERCENT, bold_row, summary_sheet, table_sheet
@@ -44,29 +42,6 @@ MODEL_NAMES = {
     "baseline": "TF-IDF 基线等组件（不用预训练编码器）",
 }
 SHOWN_IN_REPORT = 30
-
-
-def _columns(args: argparse.Namespace) -> ColumnMap:
-    """The same column flags as `train` (service/cli.py)."""
-    return ColumnMap(
-        id=args.id_field,
-        title=args.title_field or ["title"],
-        body=args.body_field or ["body"],
-        topic=args.topic_field,
-        lead=args.lead_field,
-        co=args.co_field,
-    )
-
-
-def _flag(option: str) -> str:
-    return f"--{option}-field" if option in ColumnMap.model_fields else "--" + option.replace("_", "-")
-
-
-def _warn(issues: Sequence[RowIssue], limit: int = 20) -> None:
-    for issue in issues[:limit]:
-        print(f"警告：{issue.describe(_flag)}", file=sys.stderr)
-    if len(issues) > limit:
-        print(f"警告：…… 另有 {len(issues) - limit} 处", file=sys.stderr)
 
 
 def _out_dir(value: str) -> Path:
@@ -213,10 +188,9 @@ def run_audit_labels(args: argparse.Namespace, settings: Settings) -> None:
 
     out = _out_dir(args.out)
     config = _config(args, settings)
-    path = settings.taxonomy_path(args.taxonomy)
-    taxonomy = load_taxonomy(path) if path is not None else None
-    data = load_labelled(args.data, _columns(args), taxonomy, args.sheet)
-    _warn(data.warnings)
+    taxonomy = training_taxonomy(args, settings)
+    data = load_labelled(args.data, column_map(args), taxonomy, args.sheet)
+    report(data.warnings)
     print(f"检查 {len(data.examples)} 件提案的主办单位（{config.folds} 折交叉拟合，与 train 相同）……", file=sys.stderr)
     audit = audit_labels(data, taxonomy, config)
     out.mkdir(parents=True, exist_ok=True)
