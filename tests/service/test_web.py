@@ -387,7 +387,7 @@ def test_an_exact_repeat_is_badged_compared_and_merged_through_the_page(service:
     assert f'<tr data-similar="{original["id"]}">' in detail and f"compare={original['id']}" in detail
     assert f'name="merge_into" value="{original["id"]}" checked' in detail  # the best candidate preselected
     assert f"已复核，主办 {lead}" in detail
-    compared = service.client.get(f"/ui/proposals/{again['id']}", params={"compare": original["id"]}).text
+    compared = service.client.get(f"/ui/proposals/{again['id']}", params={"compare": str(original["id"])}).text
     columns = compared.split('id="compare"', 1)[1].split("</section>", 1)[0]
     assert "本件 · 编号 REPEAT-1" in columns and f"对照 · 编号 {original['external_id']}" in columns
     assert columns.count(escape(str(original["title"]))) == 2  # both filings, side by side
