@@ -46,6 +46,7 @@ rm -f "$out"/service.db*
 reviewer=$(proposal-router keys create --role reviewer --name 演示复核员 --db "$db" | tail -1)
 screener=$(proposal-router keys create --role screener --name 提案委员会 --db "$db" | tail -1)
 analyst=$(proposal-router keys create --role analyst --name 数据分析 --db "$db" | tail -1)
+department=$(proposal-router keys create --role department --department 市教育局 --db "$db" | tail -1)
 PROPOSAL_ROUTER_API_DOCS=true proposal-router serve --model "$out/model" --db "$db" --port "$port" &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
@@ -60,6 +61,7 @@ The routing service is running at $url (Ctrl-C stops it; its database is $out/se
   reviewers' page: $url/ui/login   reviewer key: $reviewer
   API docs:        $url/docs
   screener key:    $screener
-  analyst key:     $analyst
+  analyst key:     $analyst   (quality page: $url/ui/quality)
+  department key:  $department   (市教育局: $url/ui/department, returns 二次交办 and 签收)
 EOT
 wait $server
