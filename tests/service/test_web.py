@@ -441,6 +441,10 @@ def test_a_department_key_logs_in_to_its_own_list_and_nothing_else(service: Serv
     log_in(service)
     assert "本页面供承办单位使用" in service.client.get("/ui/department").text  # a reviewer has no such list
     assert service.client.get("/ui/department").status_code == 403
+    csrf = re.search(r'name="csrf" value="([^"]+)"', service.client.get("/ui/queue").text)
+    assert csrf
+    office = service.client.post(f"/ui/department/{item['id']}/return", data={"csrf": csrf.group(1), "reason": "x"})
+    assert office.status_code == 403 and "本页面供承办单位使用" in office.text  # nor return for one
     log_in_as(service, department_key(service, HOUSING), "/ui/department")
     page = service.client.get("/ui/department")
     assert f"{HOUSING} · 本单位提案" in page.text
