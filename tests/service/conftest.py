@@ -81,7 +81,7 @@ def start_service(url: str, bundle: Path, **settings: object) -> Service:
     app = create_app(Settings(database_url=url, **settings), router)  # type: ignore[arg-type]
     state: AppState = app.state.services
     with state.sessions() as session:
-        made = {role: keys.create_key(session, f"{role} tester", role, "test")[1] for role in ROLES}
+        made: dict[str, str] = {r: keys.create_key(session, f"{r} tester", r, "test")[1] for r in ROLES}
     return Service(TestClient(app), state, made)
 
 
