@@ -35,10 +35,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path: Path, demo_bundle: Path) -> Iterator[tuple[Service, str]]:
+def served(database_url: str, demo_bundle: Path) -> Iterator[tuple[Service, str]]:
+    """The service on each database (SQLite, and PostgreSQL when a server is given), served on a free port."""
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package (.ci/run does)")
-    service = start_service(f"sqlite:///{tmp_path / 'service.db'}", demo_bundle)
+    service = start_service(database_url, demo_bundle)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(service.client.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
