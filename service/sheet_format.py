@@ -26,6 +26,8 @@ DATE_TIME = "yyyy-mm-dd hh:mm"
 DATE = "yyyy-mm-dd"
 MAX_WIDTH = 50  # characters of a column's width (a CJK character counts 2); longer text wraps
 MIN_WIDTH = 6
+LINE_HEIGHT = 15  # points per line of 11-point text
+MAX_ROW_HEIGHT = 409  # the tallest row Excel allows
 SHEET_NAME_LIMIT = 31  # characters Excel allows in a sheet's name
 UNSAFE_IN_SHEET_NAMES = re.compile(r"[\[\]:*?/\\]")
 HEADER = Font(bold=True)
@@ -113,11 +115,15 @@ def table_sheet(
     formats: Mapping[str, str] | None = None,
     heading: str | None = None,
     typed: Sequence[str] = (),
+    max_width: int = MAX_WIDTH,
+    fit_rows: bool = False,
 ) -> Any:
     """A sheet of `rows` under a bold, frozen, filtered `headers` row, printed landscape on pages as wide
     as the sheet with the header on each page. `formats`: number formats by header; `heading`: a title
     above the table (e.g. the department's name); `typed`: columns carried from the office's own sheet,
-    whose numbers and dates written as text become numbers and dates again."""
+    whose numbers and dates written as text become numbers and dates again; `max_width`: where text wraps;
+    `fit_rows`: rows as tall as their wrapped text (a sheet meant for paper: neither LibreOffice nor Excel
+    fits row heights to wrapped text when it opens a file, so a printed cell would show its first line only)."""
     formats = dict(formats or {})
     sheet = book.create_sheet(sheet_name(title))
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
@@ -133,9 +139,9 @@ def table_sheet(
         max([text_width(header) + 2, *(text_width(v) for v in column)], default=MIN_WIDTH)
         for header, column in zip(headers, columns, strict=True)
     ]
-    wrapped = [w > MAX_WIDTH for w in widths]
+    wrapped = [w > max_width for w in widths]
     for index, width in enumerate(widths):
-        sheet.column_dimensions[get_column_letter(index + 1)].width = max(MIN_WIDTH, min(width, MAX_WIDTH)) + 1
+        sheet.column_dimensions[get_column_letter(index + 1)].width = max(MIN_WIDTH, min(width, max_width)) + 1
     header_row = 2 if heading else 1
     end = get_column_letter(max(1, len(headers)))
     # A write-only sheet writes its views with the first row: the frozen pane must be set before any row.
@@ -156,10 +162,22 @@ def table_sheet(
         header_cells.append(cell)
     sheet.append(header_cells)
     number_formats = [formats.get(h) for h in headers]
-    for row in rows:
+    shown = [max(MIN_WIDTH, min(width, max_width)) for width in widths]
+    for at, row in enumerate(rows, header_row + 1):
         values = [converters[i](v) if i in converters and isinstance(v, str) and v else v for i, v in enumerate(row)]
+        if fit_rows:
+            lines = max([_lines(v, shown[i]) for i, v in enumerate(values) if wrapped[i]], default=1)
+            if lines > 1:
+                sheet.row_dimensions[at].height = min(LINE_HEIGHT * lines, MAX_ROW_HEIGHT)
         sheet.append([_cell(sheet, v, number_formats[i], wrapped[i]) for i, v in enumerate(values)])
     return sheet
+
+
+def _lines(value: Any, width: int) -> int:
+    """Lines a wrapped value takes in a column `width` characters wide."""
+    if value is None or value == "":
+        return 1
+    return sum(max(1, -(-text_width(line) // width)) for line in str(value).splitlines() or [""])
 
 
 def summary_sheet(book: Workbook, title: str, facts: Sequence[tuple[str, Any, str | None]]) -> Any:

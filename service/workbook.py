@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,15 @@ from proposal_router.model.screening import GROUND_NAMES
 from proposal_router.model.similarity import Match
 from proposal_router.service.labels import DECISIONS, REASONS, STATUSES
 from proposal_router.service.output import Final, shown
-from proposal_router.service.sheet_format import CONFIDENCE, PERCENT, bar_chart, bold_row, summary_sheet, table_sheet
+from proposal_router.service.sheet_format import (
+    CONFIDENCE,
+    PERCENT,
+    bar_chart,
+    bold_row,
+    summary_sheet,
+    table_sheet,
+    text_width,
+)
 
 RESULT_HEADERS = [
     "建议主办单位",
@@ -37,6 +45,12 @@ RESULT_HEADERS = [
     "预审提示",
 ]
 FINAL_HEADERS = ["最终主办单位", "最终协办单位", "状态"]
+# 打印: the result columns a paper list keeps (the candidates and the prescreen notes stay on screen), the
+# width an office column's typical value may have and still be printed (a proposal's full text is not), and
+# where the printed sheet wraps: so that an A4 landscape page prints at a readable size, not at a third.
+PRINTED_RESULTS = 6
+LONG_TEXT = 80
+PRINT_WIDTH = 30
 SIMILAR_HEADER = "可并案"
 Member = TypeVar("Member")
 UNSAFE_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\s]+')
@@ -105,6 +119,19 @@ def _results_sheet(book: Workbook, original: Sequence[str], rows: Sequence[Route
     heading = None if title == "交办结果" else f"{title} 交办结果（模型建议）"
     confidence = result_headers(original)[3]
     table_sheet(book, title, headers, table, {confidence: CONFIDENCE}, heading, typed=original)
+    kept = [i for i in range(len(original)) if not _long_text(row[i] for row in table)]
+    kept += [len(original) + i for i in range(PRINTED_RESULTS)]
+    kept += list(range(len(original) + len(RESULT_HEADERS), len(headers)))  # final assignment, 并案
+    printed = [[row[i] for i in kept] for row in table]
+    formats = {confidence: CONFIDENCE}
+    name = f"{title}（打印）"
+    table_sheet(book, name, [headers[i] for i in kept], printed, formats, heading, original, PRINT_WIDTH, fit_rows=True)
+
+
+def _long_text(values: Iterable[Any]) -> bool:
+    """A column of long texts (the proposal itself): its typical value is wider than a printed list allows."""
+    widths = sorted(text_width(v) for v in values if v not in (None, ""))
+    return bool(widths) and widths[len(widths) // 2] > LONG_TEXT
 
 
 def _summary_sheet(book: Workbook, rows: Sequence[RoutedRow], rejected: int) -> None:

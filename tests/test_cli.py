@@ -154,7 +154,7 @@ def test_route_to_xlsx_writes_the_office_workbook(
     argv = ["route", "--model", str(bundle), "--output", str(out), "--split-by-department", str(split)]
     assert main([*argv, *_office_intake(tmp_path)]) == 0
     book = load_workbook(out)
-    assert book.sheetnames == ["交办结果", "汇总", "未处理行"]
+    assert book.sheetnames == ["交办结果", "交办结果（打印）", "汇总", "未处理行"]
     results = read_table(out, "交办结果")
     assert results.columns == ["编号", "标题", "内容", *workbook.RESULT_HEADERS, workbook.SIMILAR_HEADER]
     assert len(results.rows) == 7 and {r["处理方式"] for r in results.rows} <= {"自动交办", "人工复核"}

@@ -34,7 +34,7 @@ def results(client: Any, key: str, job_id: int) -> list[tuple[Any, ...]]:
     response = client.get(f"/v1/batches/{job_id}/result", headers={"X-API-Key": key})
     assert response.status_code == 200, response.text
     book = load_workbook(io.BytesIO(response.content))
-    assert book.sheetnames == ["交办结果", "汇总", "未处理行"]
+    assert book.sheetnames == ["交办结果", "交办结果（打印）", "汇总", "未处理行"]
     return list(book["交办结果"].iter_rows(min_row=2, values_only=True))
 
 

@@ -78,7 +78,7 @@ def _as_xlsx(source: Path, target: Path, sheet: str) -> Path:
 
 def _workbook_rows(content: bytes) -> list[tuple[Any, ...]]:
     book = load_workbook(io.BytesIO(content))
-    assert book.sheetnames[:2] == ["交办结果", "汇总"]
+    assert book.sheetnames[:3] == ["交办结果", "交办结果（打印）", "汇总"]
     return list(book["交办结果"].iter_rows(min_row=2, values_only=True))
 
 
