@@ -83,6 +83,15 @@ def _page(
     return templates.TemplateResponse(request, "department.html", context, status_code=code)
 
 
+def _not_allowed(request: Request, user: WebUser, csrf: str) -> Response | None:
+    """The refusal of a form posted by anyone but a department's user, or without the session's CSRF token."""
+    if not user.is_department:
+        return refused(request, user, NOT_A_DEPARTMENT)
+    if not csrf_matches(user, csrf):
+        return PlainTextResponse(BAD_CSRF, status.HTTP_403_FORBIDDEN)
+    return None
+
+
 @router.get("", response_class=HTMLResponse)
 def page(
     request: Request,
@@ -128,10 +137,8 @@ def give_back(
     csrf: Annotated[str, Form()] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    if not user.is_department:
-        return refused(request, user, NOT_A_DEPARTMENT)
-    if not csrf_matches(user, csrf):
-        return PlainTextResponse(BAD_CSRF, status.HTTP_403_FORBIDDEN)
+    if (refusal := _not_allowed(request, user, csrf)) is not None:
+        return refusal
     assert user.department is not None
     settings = state.settings
     actor = store.Actor(user.name, user.key_id)
@@ -163,10 +170,8 @@ def acknowledge(
     user: AnyUser,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if not user.is_department:
-        return refused(request, user, NOT_A_DEPARTMENT)
-    if not csrf_matches(user, csrf):
-        return PlainTextResponse(BAD_CSRF, status.HTTP_403_FORBIDDEN)
+    if (refusal := _not_allowed(request, user, csrf)) is not None:
+        return refusal
     assert user.department is not None
     settings = state.settings
     actor = store.Actor(user.name, user.key_id)
