@@ -20,7 +20,7 @@ from proposal_router.service.deps import DB
 from proposal_router.service.domain import departments
 from proposal_router.service.domain.assignments import Role as Part
 from proposal_router.service.schemas import INT64_MAX, ProposalId
-from proposal_router.service.web.routes import BAD_CSRF, DEPARTMENT_HOME, AnyUser, State, refused, templates
+from proposal_router.service.web.routes import BAD_CSRF, DEPARTMENT_HOME, AnyUser, State, refused, shown_id, templates
 from proposal_router.service.web.session import WebUser, csrf_matches
 
 router = APIRouter(prefix=DEPARTMENT_HOME, include_in_schema=False)
@@ -103,18 +103,8 @@ def page(
 ) -> Response:
     if not user.is_department:
         return refused(request, user, NOT_A_DEPARTMENT)
-    shown = _shown(session, done)
+    shown = shown_id(session, done)
     return _page(request, state, session, user, done=shown, done_action=action if shown else None)
-
-
-def _shown(session: DB, proposal_id: int | None) -> str | None:
-    if proposal_id is None:
-        return None
-    try:
-        record = store.get(session, proposal_id)
-    except NotFound:
-        return None
-    return record.external_id or str(record.id)
 
 
 def _refusal(exc: Exception) -> int:

@@ -288,7 +288,7 @@ class Place:
             return store.Filters(text=self.q or None, prescreen=self.prescreen, kind=self.kind)
 
 
-def _shown_id(session: DB, proposal_id: int | None) -> str | None:
+def shown_id(session: DB, proposal_id: int | None) -> str | None:
     """The office's id of a proposal (its internal id only when the office gave none), for notices."""
     if proposal_id is None:
         return None
@@ -377,7 +377,7 @@ def queue(
         "place": place.query,
         "departments": state.catalogue.departments,
         "topics": state.catalogue.topics,
-        "done": _shown_id(session, done),
+        "done": shown_id(session, done),
         "error": error,
         "reasons": REASONS,
     }
@@ -470,11 +470,11 @@ def _detail(
         "ground": typed.ground if typed and typed.action == "reject" else (flags[0].code.value if flags else ""),
         "candidates": candidates,
         "compared": compared,
-        "merged_into": _shown_id(session, item.merged_into),
+        "merged_into": shown_id(session, item.merged_into),
         "place": place.query,
         "previous": previous,
         "next": following,
-        "done": _shown_id(session, done),
+        "done": shown_id(session, done),
         "suggested": suggestion(item),
         "auditing": auditing(item),
         "returned": set(item.returned_by),
